@@ -1,0 +1,163 @@
+"""API key authentication and roles.
+
+A key is `sf_<prefix>_<secret>`: the prefix finds the row, the SHA-256 of the whole key is compared in
+constant time. Keys are 256-bit random values, so a fast hash is enough (no password stretching).
+Organisation keys carry a role; platform keys manage organisations and may act for one by naming it
+in the `Sponsorflow-Organisation` header, with admin rights there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from app.api.problems import NotFound, ProblemError
+
+ORGANISATION_HEADER = "Sponsorflow-Organisation"
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    hr = "hr"
+    admin = "admin"
+    platform = "platform"
+
+
+_RANK = {Role.viewer: 0, Role.hr: 1, Role.admin: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str
+    role: Role
+    organisation_id: str | None  # None for platform keys
+
+    @property
+    def is_platform(self) -> bool:
+        return self.role is Role.platform
+
+
+@dataclass(frozen=True, slots=True)
+class OrgActor:
+    """Who acts, and for which organisation, on an organisation-scoped route."""
+
+    principal: Principal
+    organisation_id: str
+    role: Role  # effective role inside the organisation
+
+    @property
+    def key_id(self) -> str:
+        return self.principal.key_id
+
+
+def generate_key() -> tuple[str, str, str]:
+    """Return (full key, prefix, hash). The full key is shown once and never stored."""
+    prefix = secrets.token_hex(4)
+    key = f"sf_{prefix}_{secrets.token_urlsafe(32)}"
+    return key, prefix, hash_key(key)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _unauthenticated(detail: str) -> ProblemError:
+    return ProblemError(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sf_...`")
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    return await principal_of(request)
+
+
+async def principal_of(request: Request) -> Principal:
+    """The request's principal, looked up once per request (the idempotency layer asks first)."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise _unauthenticated("send an API key as `Authorization: Bearer <key>`")
+    principal = await _lookup(request, key.strip())
+    request.state.principal = principal
+    return principal
+
+
+async def _lookup(request: Request, key: str) -> Principal:
+    from app.organisations.models import ApiKey
+
+    parts = key.split("_")
+    if len(parts) < 3 or parts[0] != "sf":
+        raise _unauthenticated("the API key is malformed")
+    # A short session of its own: the use case's write transaction must not start as a reader.
+    async with request.app.state.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(
+                    ApiKey.id, ApiKey.key_hash, ApiKey.role, ApiKey.organisation_id, ApiKey.revoked_at
+                ).where(ApiKey.prefix == parts[1])
+            )
+        ).first()
+    if row is None or not hmac.compare_digest(row.key_hash, hash_key(key)) or row.revoked_at is not None:
+        raise _unauthenticated("the API key is unknown or revoked")
+    return Principal(key_id=row.id, role=Role(row.role), organisation_id=row.organisation_id)
+
+
+Authenticated = Annotated[Principal, Depends(authenticate)]
+
+
+async def platform_principal(principal: Authenticated) -> Principal:
+    if not principal.is_platform:
+        raise ProblemError(403, "forbidden", "this route needs a platform key")
+    return principal
+
+
+PlatformPrincipal = Annotated[Principal, Depends(platform_principal)]
+
+
+async def org_actor(request: Request, principal: Authenticated) -> OrgActor:
+    if principal.organisation_id is not None:
+        return OrgActor(principal, principal.organisation_id, principal.role)
+    acting_for = request.headers.get(ORGANISATION_HEADER)
+    if not acting_for:
+        raise ProblemError(
+            400,
+            "organisation_required",
+            f"a platform key must name the organisation it acts for in the {ORGANISATION_HEADER} header",
+        )
+    from app.organisations.models import Organisation
+
+    async with request.app.state.sessionmaker() as session:
+        if await session.get(Organisation, acting_for) is None:
+            raise NotFound("organisation")
+    return OrgActor(principal, acting_for, Role.admin)
+
+
+def require_role(minimum: Role) -> object:
+    async def dependency(actor: Annotated[OrgActor, Depends(org_actor)]) -> OrgActor:
+        if _RANK[actor.role] < _RANK[minimum]:
+            raise ProblemError(
+                403,
+                "forbidden",
+                f"this action needs the {minimum.value} role; the key has {actor.role.value}",
+            )
+        return actor
+
+    return Depends(dependency)
+
+
+Viewer = Annotated[OrgActor, require_role(Role.viewer)]
+HR = Annotated[OrgActor, require_role(Role.hr)]
+Admin = Annotated[OrgActor, require_role(Role.admin)]

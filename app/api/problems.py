@@ -1,0 +1,201 @@
+"""RFC 9457 problem details for every error, each with a stable machine-readable `code`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.request_context import current_request_id
+
+log = logging.getLogger("sponsorflow.errors")
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://sponsorflow.dev/problems/"
+
+
+class Reason(BaseModel):
+    """Why a rule or guard refused: a stable code and a sentence a person can act on."""
+
+    code: str
+    message: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    type: str = Field(description="URI naming the problem type")
+    title: str
+    status: int
+    code: str = Field(description="stable machine-readable error code")
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = Field(default=None, description="field-level errors (422)")
+    reasons: list[Reason] | None = Field(default=None, description="why an action was refused (409)")
+
+
+class ProblemError(Exception):
+    """Raise anywhere below the router; rendered as problem+json by the app's handler."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str | None = None,
+        *,
+        reasons: Sequence[Reason] | None = None,
+        errors: Sequence[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or code)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.reasons = list(reasons) if reasons is not None else None
+        self.errors = list(errors) if errors is not None else None
+        self.headers = headers or {}
+
+
+class NotFound(ProblemError):
+    def __init__(self, what: str) -> None:
+        super().__init__(404, "not_found", f"{what} not found")
+
+
+class Conflict(ProblemError):
+    def __init__(self, code: str, detail: str, reasons: Sequence[Reason] | None = None) -> None:
+        super().__init__(409, code, detail, reasons=reasons)
+
+
+class PreconditionFailed(ProblemError):
+    def __init__(self, current_etag: str) -> None:
+        super().__init__(
+            412,
+            "precondition_failed",
+            f"If-Match does not match the current version {current_etag}: reload and retry",
+            headers={"ETag": current_etag},
+        )
+
+
+def problem_response(
+    request: Request | None,
+    status: int,
+    code: str,
+    detail: str | None = None,
+    *,
+    reasons: Sequence[Reason] | None = None,
+    errors: Sequence[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    problem = Problem(
+        type=PROBLEM_BASE + code.replace("_", "-"),
+        title=HTTPStatus(status).phrase,
+        status=status,
+        code=code,
+        detail=detail,
+        instance=request.url.path if request is not None else None,
+        request_id=current_request_id(),
+        errors=list(errors) if errors is not None else None,
+        reasons=list(reasons) if reasons is not None else None,
+    )
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def render(request: Request | None, exc: ProblemError) -> JSONResponse:
+    return problem_response(
+        request, exc.status, exc.code, exc.detail, reasons=exc.reasons, errors=exc.errors, headers=exc.headers
+    )
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _is_sqlite_busy(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+def _is_pg_contention(exc: BaseException) -> bool:
+    # Deadlock (40P01), serialization failure (40001) and lock timeouts (55P03) are transient.
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(
+        getattr(getattr(exc, "orig", None), "__cause__", None), "sqlstate", None
+    )
+    return sqlstate in {"40P01", "40001", "55P03"}
+
+
+def install(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProblemError)
+        return render(request, exc)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route matches {request.method} {request.url.path}"
+        return problem_response(request, exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        raw: Sequence[Any] = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in raw):
+            return problem_response(request, 400, "malformed_json", "the request body is not valid JSON")
+        errors = [
+            FieldError(loc=list(e.get("loc", ())), message=str(e.get("msg", "")), type=str(e.get("type", "")))
+            for e in raw
+        ]
+        return problem_response(
+            request, 422, "validation_error", "the request does not match the schema", errors=errors
+        )
+
+    async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
+        if _is_sqlite_busy(exc) or _is_pg_contention(exc):
+            return problem_response(
+                request,
+                503,
+                "database_busy",
+                "the database is busy: retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        log.error("database error", exc_info=exc)
+        return problem_response(request, 500, "internal_error", "an unexpected error occurred")
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(DBAPIError, on_db_error)
+
+
+#: OpenAPI `responses=` entries for the problems a route can answer.
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        s: {"description": HTTPStatus(s).phrase, "content": {PROBLEM_JSON: {"schema": schema}}}
+        for s in statuses
+    }

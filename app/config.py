@@ -1,0 +1,82 @@
+"""Settings, read from the environment (prefix SPONSORFLOW_) and an optional .env file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class LogFormat(StrEnum):
+    auto = "auto"  # JSON unless stderr is a terminal
+    json = "json"
+    text = "text"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPONSORFLOW_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.development
+    database_url: str = "sqlite+aiosqlite:///./sponsorflow.db"
+    database_pool_size: int = Field(default=4, ge=1, description="4 beat 16 on throughput and p99 here")
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.auto
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    idempotency_lock_seconds: int = Field(
+        default=60, ge=1, description="after this, an unfinished Idempotency-Key claim may be retaken"
+    )
+    rules_path: Path | None = None
+    # None means "on in development, off in production"; see _development_only_features.
+    sandbox_enabled: bool | None = None
+    bootstrap_dev_keys: bool | None = None
+    dev_keys_file: Path = Path(".sponsorflow/dev-keys.env")
+    scheduler_enabled: bool | None = None
+    scheduler_interval_seconds: float = Field(default=5.0, gt=0)
+    scheduler_batch_size: int = Field(default=200, ge=1)
+
+    @model_validator(mode="after")
+    def _development_only_features(self) -> Settings:
+        production = self.environment is Environment.production
+        refused = [
+            name
+            for name in ("sandbox_enabled", "bootstrap_dev_keys")
+            if production and getattr(self, name) is True
+        ]
+        if refused:
+            raise ValueError(
+                "development-only features cannot be enabled in production: "
+                + ", ".join(f"SPONSORFLOW_{n.upper()}" for n in refused)
+            )
+        if self.sandbox_enabled is None:
+            self.sandbox_enabled = not production
+        if self.bootstrap_dev_keys is None:
+            self.bootstrap_dev_keys = not production
+        if self.scheduler_enabled is None:
+            # Embedded scheduler by default on SQLite (one process); PostgreSQL deployments run workers.
+            self.scheduler_enabled = self.is_sqlite
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.production
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,39 @@
+"""One transaction per use case, and row locks that work on both databases.
+
+PostgreSQL locks rows with SELECT ... FOR UPDATE. SQLite ignores FOR UPDATE, so a write transaction
+there starts with BEGIN IMMEDIATE, which takes the database's single write lock up front: writers
+queue (busy_timeout) instead of deadlocking when a reader tries to upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.engine import SQLITE_IMMEDIATE
+
+S = TypeVar("S", bound=Select[Any])
+
+
+@asynccontextmanager
+async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Begin, yield, commit once at the end; roll back everything if anything raised."""
+    async with session.begin():
+        await session.connection(execution_options={SQLITE_IMMEDIATE: True})
+        yield session
+
+
+@asynccontextmanager
+async def read_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    async with session.begin():
+        yield session
+
+
+def for_update(stmt: S, *, skip_locked: bool = False) -> S:
+    """Lock the selected rows until commit. On SQLite the enclosing BEGIN IMMEDIATE already
+    serialises writers, and SQLAlchemy drops the clause there."""
+    return stmt.with_for_update(skip_locked=skip_locked)

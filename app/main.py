@@ -1,0 +1,121 @@
+"""create_app(): routers, error handlers, middleware and the lifespan (embedded scheduler)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app import __version__
+from app.api import problems
+from app.api.limits import BodyLimitMiddleware
+from app.api.request_context import RequestContextMiddleware
+from app.clock import Clock, SystemClock
+from app.config import Settings, get_settings
+from app.db.engine import create_engine, create_sessionmaker
+from app.ops.router import router as ops_router
+from app.organisations.router import router as organisations_router
+
+DESCRIPTION = """
+Runs UK Skilled Worker sponsorship for every hire an employer sponsors: sponsor licence, Certificate of
+Sponsorship (CoS), visa, right-to-work (RTW) check and Sponsor Management System (SMS) reporting, with
+deadlines counted in UK working days.
+
+## Authentication
+Send an API key: `Authorization: Bearer sf_...`. Organisation keys have a role: `viewer` reads, `hr`
+also acts on cases, `admin` also manages keys. Platform keys manage organisations and act for one by
+naming it in the `Sponsorflow-Organisation` header. Another organisation's objects answer 404.
+
+## Errors
+Every error is [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/problem+json` with a
+stable `code`; `errors` lists field problems (422) and `reasons` explains a refused action (409).
+`503 database_busy` comes with `Retry-After`: retry it. Every response carries `X-Request-ID`
+(send your own to correlate logs).
+
+## Concurrency: ETags
+Versioned resources return an `ETag`. Writes to them need `If-Match` with that ETag: a stale one
+answers `412 precondition_failed` and changes nothing; none answers `428 precondition_required`.
+
+## Safe retries: Idempotency-Key
+Any POST accepts `Idempotency-Key` (1 to 255 characters, unique per request, per API key). A repeat
+replays the first response (marked `Idempotent-Replayed: true`); the same key with another body answers
+`422 idempotency_key_reused`; a repeat while the first is running answers `409`.
+
+## Lists
+Lists return `{"data": [...], "next_cursor": ...}` in a stable order; pass `cursor` to continue.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    # `create_hire` → `createHire`: generated clients read well.
+    head, *rest = route.name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, engine: AsyncEngine | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    owns_engine = engine is None
+    engine = engine or create_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns_engine:
+                await engine.dispose()
+
+    app = FastAPIOffline(
+        title="sponsorflow",
+        version=__version__,
+        description=DESCRIPTION,
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+        favicon_url="data:,",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.clock = clock or SystemClock()
+
+    problems.install(app)
+    app.include_router(ops_router)
+    app.include_router(organisations_router)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the Problem schema, which routes reference by $ref, to the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            defs = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs.pop("$defs", {}))
+            components["Problem"] = defs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from fastapi import Request, Response
+
+from app.api.auth import Admin, Authenticated, PlatformPrincipal, Role
+from app.api.cursors import Page
+from app.api.etags import etag
+from app.api.problems import ProblemError, problem_responses
+from app.api.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, v1_router
+from app.db.session import Session
+from app.organisations import service
+from app.organisations.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    OrganisationCreate,
+    OrganisationOut,
+    OrganisationUpdate,
+)
+
+router = v1_router("organisations")
+
+
+def _now(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.clock.now()
+
+
+def _with_etag(response: Response, org: OrganisationOut) -> OrganisationOut:
+    response.headers["ETag"] = etag(org.version)
+    return org
+
+
+@router.post("/organisations", status_code=201, responses=problem_responses(409))
+async def create_organisation(
+    request: Request, response: Response, body: OrganisationCreate, session: Session, _: PlatformPrincipal
+) -> OrganisationOut:
+    """Create an organisation (platform keys only). Then create its first admin key with
+    `POST /v1/api-keys` and the `Sponsorflow-Organisation` header."""
+    if body.sandbox and not request.app.state.settings.sandbox_enabled:
+        raise ProblemError(422, "sandbox_disabled", "sandbox organisations are disabled on this deployment")
+    org = OrganisationOut.model_validate(await service.create_organisation(session, body, _now(request)))
+    response.headers["Location"] = f"/v1/organisations/{org.id}"
+    return _with_etag(response, org)
+
+
+@router.get("/organisations")
+async def list_organisations(
+    session: Session, _: PlatformPrincipal, cursor: Cursor, limit: Limit = DefaultLimit
+) -> Page[OrganisationOut]:
+    """List every organisation (platform keys only), oldest first."""
+    return await service.list_organisations(session, cursor, limit)
+
+
+@router.get("/organisations/{organisation_id}")
+async def get_organisation(
+    organisation_id: str, response: Response, session: Session, principal: Authenticated
+) -> OrganisationOut:
+    """Read an organisation: platform keys any, organisation keys their own."""
+    service.visible_organisation_id(principal, organisation_id)
+    return _with_etag(
+        response, OrganisationOut.model_validate(await service.get_organisation(session, organisation_id))
+    )
+
+
+@router.patch("/organisations/{organisation_id}", responses=problem_responses(412, 428))
+async def update_organisation(
+    request: Request,
+    organisation_id: str,
+    body: OrganisationUpdate,
+    response: Response,
+    session: Session,
+    principal: Authenticated,
+    if_match: RequiredIfMatch,
+) -> OrganisationOut:
+    """Correct an organisation's details (admin or platform). Needs `If-Match`."""
+    service.visible_organisation_id(principal, organisation_id)
+    if not principal.is_platform and principal.role is not Role.admin:
+        raise ProblemError(403, "forbidden", "changing the organisation needs the admin role")
+    org = await service.update_organisation(session, organisation_id, body, if_match, _now(request))
+    return _with_etag(response, OrganisationOut.model_validate(org))
+
+
+@router.post("/api-keys", status_code=201)
+async def create_api_key(
+    request: Request, body: ApiKeyCreate, session: Session, actor: Admin
+) -> ApiKeyCreated:
+    """Create a key for the organisation. The secret is in this response only."""
+    if body.role is Role.platform:
+        raise ProblemError(
+            422, "invalid_role", "platform keys are created from the shell: `sponsorflow keys create`"
+        )
+    return await service.create_api_key(session, actor.organisation_id, body, actor.key_id, _now(request))
+
+
+@router.get("/api-keys")
+async def list_api_keys(
+    session: Session, actor: Admin, cursor: Cursor, limit: Limit = DefaultLimit
+) -> Page[ApiKeyOut]:
+    """List the organisation's keys (never their secrets)."""
+    return await service.list_api_keys(session, actor.organisation_id, cursor, limit)
+
+
+@router.delete("/api-keys/{key_id}")
+async def revoke_api_key(request: Request, key_id: str, session: Session, actor: Admin) -> ApiKeyOut:
+    """Revoke a key at once. Revoking twice is harmless."""
+    return ApiKeyOut.model_validate(
+        await service.revoke_api_key(session, actor.organisation_id, key_id, _now(request))
+    )

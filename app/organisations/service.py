@@ -1,0 +1,161 @@
+"""Organisations and their API keys. One transaction per use case, committed here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.auth import Principal, Role, generate_key
+from app.api.cursors import Page, cursor_field, page_of
+from app.api.etags import IfMatch
+from app.api.problems import NotFound, ProblemError
+from app.db.transactions import for_update, read_transaction, write_transaction
+from app.ids import new_id
+from app.organisations.models import ApiKey, Organisation
+from app.organisations.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    OrganisationCreate,
+    OrganisationOut,
+    OrganisationUpdate,
+)
+
+
+def add_organisation(session: AsyncSession, data: OrganisationCreate, now: datetime) -> Organisation:
+    """Stage a new organisation in the caller's transaction."""
+    org = Organisation(
+        id=new_id("org"),
+        name=data.name,
+        sponsor_size=data.sponsor_size.value,
+        nation=data.nation.value,
+        sandbox=data.sandbox,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(org)
+    return org
+
+
+def add_api_key(
+    session: AsyncSession,
+    organisation_id: str | None,
+    data: ApiKeyCreate,
+    created_by: str | None,
+    now: datetime,
+) -> ApiKeyCreated:
+    """Stage a new key in the caller's transaction; the secret is returned, only its hash is kept."""
+    if (organisation_id is None) != (data.role is Role.platform):
+        raise ProblemError(
+            422,
+            "invalid_role",
+            "platform keys belong to no organisation; organisation keys are viewer, hr or admin",
+        )
+    key, prefix, key_hash = generate_key()
+    row = ApiKey(
+        id=new_id("key"),
+        organisation_id=organisation_id,
+        name=data.name,
+        role=data.role.value,
+        prefix=prefix,
+        key_hash=key_hash,
+        created_by=created_by,
+        created_at=now,
+        revoked_at=None,
+    )
+    session.add(row)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(row).model_dump(), key=key)
+
+
+async def create_organisation(session: AsyncSession, data: OrganisationCreate, now: datetime) -> Organisation:
+    async with write_transaction(session):
+        return add_organisation(session, data, now)
+
+
+async def list_organisations(
+    session: AsyncSession, cursor: dict[str, object] | None, limit: int
+) -> Page[OrganisationOut]:
+    after = cursor_field(cursor, "id")
+    stmt = select(Organisation).order_by(Organisation.id).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(Organisation.id > str(after))
+    async with read_transaction(session):
+        rows = list((await session.execute(stmt)).scalars())
+    return page_of(rows, limit, OrganisationOut.model_validate, lambda r: {"id": r.id})
+
+
+def visible_organisation_id(principal: Principal, organisation_id: str) -> str:
+    """Platform keys see every organisation; an organisation key only its own (others are 404)."""
+    if not principal.is_platform and principal.organisation_id != organisation_id:
+        raise NotFound("organisation")
+    return organisation_id
+
+
+async def get_organisation(session: AsyncSession, organisation_id: str) -> Organisation:
+    async with read_transaction(session):
+        org = await session.get(Organisation, organisation_id)
+    if org is None:
+        raise NotFound("organisation")
+    return org
+
+
+async def update_organisation(
+    session: AsyncSession, organisation_id: str, data: OrganisationUpdate, if_match: IfMatch, now: datetime
+) -> Organisation:
+    async with write_transaction(session):
+        org = (
+            await session.execute(for_update(select(Organisation).where(Organisation.id == organisation_id)))
+        ).scalar_one_or_none()
+        if org is None:
+            raise NotFound("organisation")
+        if_match.check(org.version)
+        for field, value in data.model_dump(exclude_unset=True, mode="json").items():
+            if value is not None:
+                setattr(org, field, value)
+        org.version += 1
+        org.updated_at = now
+    return org
+
+
+async def create_api_key(
+    session: AsyncSession,
+    organisation_id: str | None,
+    data: ApiKeyCreate,
+    created_by: str | None,
+    now: datetime,
+) -> ApiKeyCreated:
+    async with write_transaction(session):
+        return add_api_key(session, organisation_id, data, created_by, now)
+
+
+async def list_api_keys(
+    session: AsyncSession, organisation_id: str, cursor: dict[str, object] | None, limit: int
+) -> Page[ApiKeyOut]:
+    after = cursor_field(cursor, "id")
+    stmt = (
+        select(ApiKey).where(ApiKey.organisation_id == organisation_id).order_by(ApiKey.id).limit(limit + 1)
+    )
+    if after is not None:
+        stmt = stmt.where(ApiKey.id > str(after))
+    async with read_transaction(session):
+        rows = list((await session.execute(stmt)).scalars())
+    return page_of(rows, limit, ApiKeyOut.model_validate, lambda r: {"id": r.id})
+
+
+async def revoke_api_key(session: AsyncSession, organisation_id: str, key_id: str, now: datetime) -> ApiKey:
+    async with write_transaction(session):
+        row = (
+            await session.execute(
+                for_update(
+                    select(ApiKey).where(ApiKey.id == key_id, ApiKey.organisation_id == organisation_id)
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound("API key")
+        if row.revoked_at is None:
+            row.revoked_at = now
+    return row

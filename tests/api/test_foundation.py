@@ -1,0 +1,175 @@
+"""Promises of the service foundation: transactions, tenancy, paging, docs, readiness, settings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from httpx import AsyncClient
+from pydantic import ValidationError
+from sqlalchemy.orm import SessionTransaction
+
+from app.config import Settings
+from tests.api.test_problems import NEW_ORG, assert_problem, organisation_count
+from tests.conftest import Tenant
+
+
+async def test_a_commit_that_fails_reaches_the_client_as_an_error(
+    client: AsyncClient,
+    platform_key: str,
+    db,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    def failing_commit(self: SessionTransaction, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(SessionTransaction, "commit", failing_commit)
+    r = await client.post(
+        "/v1/organisations", json=NEW_ORG, headers={"Authorization": f"Bearer {platform_key}"}
+    )
+    monkeypatch.undo()
+    assert_problem(r, 500, "internal_error")
+    assert await organisation_count(db) == 0
+
+
+async def test_a_key_never_sees_another_organisations_objects(
+    client: AsyncClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    other = f"/v1/organisations/{other_tenant.organisation_id}"
+    assert_problem(await client.get(other, headers=tenant.headers()), 404, "not_found")
+    assert_problem(
+        await client.patch(other, json={"name": "x"}, headers=tenant.headers(**{"If-Match": "*"})),
+        404,
+        "not_found",
+    )
+    their_keys = (await client.get("/v1/api-keys", headers=other_tenant.headers())).json()["data"]
+    r = await client.delete(f"/v1/api-keys/{their_keys[0]['id']}", headers=tenant.headers())
+    assert_problem(r, 404, "not_found")
+    mine = (await client.get("/v1/api-keys", headers=tenant.headers())).json()["data"]
+    assert {k["organisation_id"] for k in mine} == {tenant.organisation_id}
+
+
+async def test_a_platform_key_acts_for_the_organisation_it_names(
+    client: AsyncClient, platform_key: str, tenant: Tenant
+) -> None:
+    bearer = {"Authorization": f"Bearer {platform_key}"}
+    assert_problem(await client.get("/v1/api-keys", headers=bearer), 400, "organisation_required")
+    assert_problem(
+        await client.get("/v1/api-keys", headers=bearer | {"Sponsorflow-Organisation": "org_unknown"}),
+        404,
+        "not_found",
+    )
+    created = await client.post(
+        "/v1/api-keys",
+        json={"name": "first admin", "role": "admin"},
+        headers=bearer | {"Sponsorflow-Organisation": tenant.organisation_id},
+    )
+    assert created.status_code == 201
+    key = created.json()["key"]
+    assert key.startswith("sf_") and created.json()["prefix"] in key
+    listed = (await client.get("/v1/api-keys", headers={"Authorization": f"Bearer {key}"})).json()["data"]
+    assert all("key" not in k for k in listed)
+
+
+async def test_lists_page_with_opaque_cursors_in_a_stable_order(
+    client: AsyncClient, platform_key: str
+) -> None:
+    bearer = {"Authorization": f"Bearer {platform_key}"}
+    for i in range(5):
+        await client.post("/v1/organisations", json={**NEW_ORG, "name": f"Org {i}"}, headers=bearer)
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/v1/organisations", params=params, headers=bearer)).json()
+        seen += [o["name"] for o in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"Org {i}" for i in range(5)]
+    assert_problem(
+        await client.get("/v1/organisations", params={"cursor": "%%%"}, headers=bearer), 400, "invalid_cursor"
+    )
+
+
+async def test_docs_render_without_any_external_host(client: AsyncClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        urls = re.findall(r"""(?:src|href|url)\s*[=:(]\s*['"]?([^'"\s)>]+)""", html)
+        assert urls, page
+        external = [u for u in urls if re.match(r"(https?:)?//", u)]
+        assert external == [], f"{page} loads {external}"
+        for asset in [u for u in urls if u.startswith("/static")]:
+            assert (await client.get(asset)).status_code == 200, asset
+
+
+async def test_operation_ids_read_well_in_generated_clients(client: AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
+    assert "createOrganisation" in ids and "revokeApiKey" in ids
+    assert all(re.fullmatch(r"[a-z][A-Za-z]+", i) for i in ids), ids
+    assert "Problem" in spec["components"]["schemas"]
+    assert "Idempotency-Key" in spec["info"]["description"]
+
+
+async def test_health_and_readiness(client: AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+async def test_not_ready_until_migrated(tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    from httpx import ASGITransport
+
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"), clock=clock)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
+        assert_problem(await c.get("/readyz"), 503, "migrations_pending")
+    await app.state.engine.dispose()
+
+
+def test_production_refuses_development_only_features() -> None:
+    with pytest.raises(ValidationError, match="SPONSORFLOW_SANDBOX_ENABLED"):
+        Settings(environment="production", sandbox_enabled=True)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="SPONSORFLOW_BOOTSTRAP_DEV_KEYS"):
+        Settings(environment="production", bootstrap_dev_keys=True)  # type: ignore[arg-type]
+    prod = Settings(environment="production")  # type: ignore[arg-type]
+    assert prod.sandbox_enabled is False and prod.bootstrap_dev_keys is False
+    dev = Settings()
+    assert dev.sandbox_enabled is True and dev.database_url.startswith("sqlite")
+
+
+async def test_sandbox_organisations_are_refused_when_sandbox_is_off(
+    db,
+    clock,
+    platform_key: str,  # type: ignore[no-untyped-def]
+) -> None:
+    from httpx import ASGITransport
+
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(
+        make_settings(db.url.render_as_string(hide_password=False), sandbox_enabled=False),
+        clock=clock,
+        engine=db,
+    )
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.post(
+            "/v1/organisations",
+            json={**NEW_ORG, "sandbox": True},
+            headers={"Authorization": f"Bearer {platform_key}"},
+        )
+    assert_problem(r, 422, "sandbox_disabled")
+
+
+async def test_first_run_bootstrap_creates_keys_once(db, tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    from app.db.engine import create_sessionmaker
+    from app.organisations.bootstrap import bootstrap_development
+
+    path = tmp_path / "dev-keys.env"
+    values = await bootstrap_development(create_sessionmaker(db), path, clock.now())
+    assert values is not None and path.read_text().count("export SPONSORFLOW_") == 3
+    assert await bootstrap_development(create_sessionmaker(db), path, clock.now()) is None
