@@ -25,7 +25,7 @@ run: install
 test: install lint typecheck migrations-check openapi-check test-sqlite test-postgres
 
 lint: install
-	$(BIN)/ruff check app tests bench migrations
+	$(BIN)/ruff check app tests migrations $(wildcard bench)
 
 typecheck: install
 	$(BIN)/mypy
