@@ -6,20 +6,15 @@ from enum import StrEnum
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.calendar import Nation
 from app.db.base import Base
+
+__all__ = ["ApiKey", "Nation", "Organisation", "SponsorSize"]
 
 
 class SponsorSize(StrEnum):
     small = "small"
     medium_large = "medium_large"
-
-
-class Nation(StrEnum):
-    """The UK nation whose bank holidays count (sponsor events: the main address)."""
-
-    england_and_wales = "england_and_wales"
-    scotland = "scotland"
-    northern_ireland = "northern_ireland"
 
 
 class Organisation(Base):

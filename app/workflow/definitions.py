@@ -1,0 +1,492 @@
+"""The two state machines as data (design §2): the engine runs them, the API serves them, the docs draw
+them. Change a workflow here and the machine, `GET /v1/workflows` and the diagrams follow.
+
+Deadlines: a state `arms` deadline kinds when a subject enters it (the caller computes each due date).
+When the subject leaves the state, the deadlines that state armed are settled: `met` if the action
+lists the kind in `meets`, `cancelled` otherwise. An in-state action (`dest` None) settles only the
+kinds it `meets`. A self-transition (`dest` equal to the source) leaves and re-enters: it settles the
+state's deadlines and arms them afresh. Settlement applies to deadlines still pending or warned; a
+breached one stays breached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic
+
+from app.workflow.guards import (
+    ABSENCE_START,
+    ACTUAL_START,
+    APPLICATION_DATE,
+    COS_ISSUED,
+    COS_REFERENCE,
+    COS_TYPE_FITS_LOCATION,
+    EFFECTIVE_DATE,
+    ELIGIBLE,
+    ENDED_ON,
+    HIRE_DETAILS_COMPLETE,
+    LEAVE_START,
+    LICENCE_ACTIVE,
+    NEW_SALARY,
+    NO_OPEN_OBLIGATIONS,
+    PERMISSION_DATES_IN_ORDER,
+    PERMISSION_END,
+    PERMISSION_START,
+    REASON,
+    RTW_CHECK_BEFORE_START,
+    RTW_CHECK_DATE,
+    SALARY_REDUCED,
+    START_WITHIN_PERMISSION,
+    UNDEFINED_COS_LEFT,
+    WORKER_OUTSIDE_UK,
+    Condition,
+    Guard,
+    HireSubject,
+    S_contra,
+    Subject,
+    not_in_future,
+    required,
+)
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    description: str
+    terminal: bool = False
+    arms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Action(Generic[S_contra]):
+    """A trigger. `system` actions are fired by the service only (never through a user's request).
+    The obligation opens whenever the action fires, or only when `obligation_condition` holds."""
+
+    name: str
+    description: str
+    sources: tuple[str, ...]
+    dest: str | None
+    system: bool = False
+    guards: tuple[Guard[S_contra], ...] = ()
+    opens_obligation: str | None = None
+    obligation_condition: Condition[S_contra] | None = None
+    meets: tuple[str, ...] = ()
+
+    @property
+    def in_state(self) -> bool:
+        return self.dest is None
+
+
+@dataclass(frozen=True)
+class Workflow(Generic[S_contra]):
+    """States and actions, checked for consistency on construction. New subjects start in `initial`,
+    or in one of `also_created_in` when the service knows better (a hire created under an already
+    active licence starts in `draft`)."""
+
+    name: str
+    description: str
+    states: tuple[State, ...]
+    initial: str
+    actions: tuple[Action[S_contra], ...]
+    also_created_in: tuple[str, ...] = ()
+    _states: dict[str, State] = field(init=False, repr=False, compare=False)
+    _actions: dict[str, Action[S_contra]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # frozen: the lookups are derived once, here.
+        object.__setattr__(self, "_states", {s.name: s for s in self.states})
+        object.__setattr__(self, "_actions", {a.name: a for a in self.actions})
+        problems = self._problems()
+        if problems:
+            raise ValueError(f"workflow {self.name!r} is inconsistent: " + "; ".join(problems))
+
+    def _problems(self) -> list[str]:
+        problems = []
+        if len(self._states) != len(self.states):
+            problems.append("duplicate state names")
+        if len(self._actions) != len(self.actions):
+            problems.append("duplicate action names")
+        problems += [f"unknown entry state {s!r}" for s in self.entry_states if s not in self._states]
+        for action in self.actions:
+            if not action.sources:
+                problems.append(f"{action.name}: no source states")
+            for source in action.sources:
+                if source not in self._states:
+                    problems.append(f"{action.name}: unknown source {source!r}")
+                elif self._states[source].terminal:
+                    problems.append(f"{action.name}: leaves terminal state {source!r}")
+            if action.dest is not None and action.dest not in self._states:
+                problems.append(f"{action.name}: unknown destination {action.dest!r}")
+            armed = {kind for s in action.sources if s in self._states for kind in self._states[s].arms}
+            problems += [
+                f"{action.name}: meets {k!r}, which no source arms" for k in action.meets if k not in armed
+            ]
+            if action.obligation_condition is not None and action.opens_obligation is None:
+                problems.append(f"{action.name}: an obligation condition without an obligation")
+        return problems
+
+    @property
+    def entry_states(self) -> tuple[str, ...]:
+        return (self.initial, *self.also_created_in)
+
+    def state(self, name: str) -> State:
+        return self._states[name]
+
+    def find_action(self, name: str) -> Action[S_contra] | None:
+        return self._actions.get(name)
+
+    def actions_from(self, state: str) -> tuple[Action[S_contra], ...]:
+        return tuple(a for a in self.actions if state in a.sources)
+
+
+def describe(workflow: Workflow[Any]) -> dict[str, Any]:
+    """The definition as JSON-able data, for `GET /v1/workflows` and the generated docs."""
+    return {
+        "name": workflow.name,
+        "description": workflow.description,
+        "initial": workflow.initial,
+        "entry_states": list(workflow.entry_states),
+        "states": [
+            {"name": s.name, "description": s.description, "terminal": s.terminal, "arms": list(s.arms)}
+            for s in workflow.states
+        ],
+        "actions": [
+            {
+                "name": a.name,
+                "description": a.description,
+                "sources": list(a.sources),
+                "dest": a.dest,
+                "in_state": a.in_state,
+                "system": a.system,
+                "guards": [
+                    {"code": g.code, "description": g.description, "needs_payload": g.needs_payload}
+                    for g in a.guards
+                ],
+                "opens_obligation": a.opens_obligation,
+                "obligation_condition": (
+                    None
+                    if a.obligation_condition is None
+                    else {
+                        "code": a.obligation_condition.code,
+                        "description": a.obligation_condition.description,
+                    }
+                ),
+                "meets": list(a.meets),
+            }
+            for a in workflow.actions
+        ],
+    }
+
+
+# --- sponsor licence (design §2.1) ---------------------------------------------------------------
+
+LICENCE: Workflow[Subject] = Workflow(
+    name="licence",
+    description="The organisation's sponsor licence, from application to revocation or surrender.",
+    initial="draft",
+    states=(
+        State("draft", "Licence application being prepared."),
+        State("submitted", "Application submitted; UKVI decision awaited.", arms=("licence_decision",)),
+        State("active", "Licence granted and A-rated: CoS may be requested and assigned."),
+        State("refused", "Application refused.", terminal=True),
+        State(
+            "b_rated",
+            "Downgraded to B: no CoS for new workers until an action plan restores the A-rating.",
+            arms=("action_plan",),
+        ),
+        State(
+            "suspended",
+            "Suspended pending investigation: no new CoS; representations due.",
+            arms=("suspension_representations",),
+        ),
+        State("revoked", "Licence revoked: sponsorship ends for every worker.", terminal=True),
+        State("surrendered", "Licence surrendered: sponsorship ends for every worker.", terminal=True),
+    ),
+    actions=(
+        Action("submit", "Submit the licence application.", ("draft",), "submitted"),
+        Action(
+            "grant",
+            "Record that UKVI granted the licence (A-rated).",
+            ("submitted",),
+            "active",
+            meets=("licence_decision",),
+        ),
+        Action(
+            "refuse",
+            "Record that UKVI refused the application.",
+            ("submitted",),
+            "refused",
+            meets=("licence_decision",),
+        ),
+        Action("downgrade", "Record a downgrade to a B-rating.", ("active",), "b_rated"),
+        Action(
+            "upgrade",
+            "Record that the action plan restored the A-rating.",
+            ("b_rated",),
+            "active",
+            meets=("action_plan",),
+        ),
+        Action("suspend", "Record a suspension of the licence.", ("active", "b_rated"), "suspended"),
+        Action(
+            "make_representations",
+            "Record that representations against the suspension were sent.",
+            ("suspended",),
+            None,
+            meets=("suspension_representations",),
+        ),
+        Action("reinstate", "Record reinstatement with an A-rating.", ("suspended",), "active"),
+        Action(
+            "reinstate_b_rated",
+            "Record reinstatement with a B-rating and an action plan.",
+            ("suspended",),
+            "b_rated",
+        ),
+        Action(
+            "revoke",
+            "Record revocation (after suspension, or directly for the gravest breaches).",
+            ("active", "b_rated", "suspended"),
+            "revoked",
+        ),
+        Action("surrender", "Surrender the licence.", ("active", "b_rated"), "surrendered"),
+    ),
+)
+
+
+# --- hire case (design §2.2) ---------------------------------------------------------------------
+
+_PRE_EMPLOYMENT = (
+    "awaiting_licence",
+    "draft",
+    "cos_requested",
+    "cos_granted",
+    "cos_assigned",
+    "visa_applied",
+    "visa_granted",
+    "rtw_verified",
+)
+
+HIRE: Workflow[HireSubject] = Workflow(
+    name="hire",
+    description="One sponsored hire: CoS, visa, right to work, then SMS reporting until it closes.",
+    initial="awaiting_licence",
+    also_created_in=("draft",),
+    states=(
+        State("awaiting_licence", "The organisation has no active sponsor licence yet."),
+        State("draft", "Details being completed; eligibility is computed on every change."),
+        State(
+            "cos_requested",
+            "A defined CoS has been applied for (worker outside the UK); UKVI decision awaited.",
+            arms=("cos_decision_chase",),
+        ),
+        State(
+            "cos_granted",
+            "Defined CoS granted, not yet assigned; it expires 3 months after grant.",
+            arms=("cos_assignment_window",),
+        ),
+        State(
+            "cos_assigned",
+            "CoS assigned to the worker; the visa application must follow within 3 months.",
+            arms=("visa_application_window",),
+        ),
+        State("visa_applied", "Visa application made; decision awaited.", arms=("visa_decision",)),
+        State(
+            "visa_granted",
+            "Permission granted; the right-to-work check is due before the first day of work.",
+            arms=("rtw_check_before_start",),
+        ),
+        State(
+            "rtw_verified",
+            "Right-to-work check recorded; waiting for the worker to start (28-day late-start rule).",
+            arms=("late_start",),
+        ),
+        State(
+            "employed",
+            "Sponsored employment running: reportable events open SMS obligations.",
+            arms=("rtw_follow_up",),
+        ),
+        State("sponsorship_ended", "Employment ended or sponsorship stopped; the report of it is due."),
+        State(
+            "closed",
+            "Every obligation met; records kept until the retention date.",
+            terminal=True,
+            arms=("record_retention",),
+        ),
+        State("withdrawn", "Ended before employment: the offer or sponsorship was withdrawn."),
+        State("refused", "Ended before employment: UKVI refused the CoS or the visa."),
+        State("expired", "Ended before employment: the CoS was not used in time."),
+    ),
+    actions=(
+        Action(
+            "licence_activated",
+            "The organisation's licence became active (fired by the licence workflow).",
+            ("awaiting_licence",),
+            "draft",
+            system=True,
+        ),
+        Action(
+            "request_cos",
+            "Apply for a defined CoS for a worker outside the UK.",
+            ("draft",),
+            "cos_requested",
+            guards=(LICENCE_ACTIVE, ELIGIBLE, HIRE_DETAILS_COMPLETE, WORKER_OUTSIDE_UK),
+        ),
+        Action(
+            "grant_cos",
+            "Record that UKVI granted the defined CoS.",
+            ("cos_requested",),
+            "cos_granted",
+            guards=(LICENCE_ACTIVE,),
+            meets=("cos_decision_chase",),
+        ),
+        Action(
+            "refuse_cos",
+            "Record that UKVI refused the defined CoS.",
+            ("cos_requested",),
+            "refused",
+            meets=("cos_decision_chase",),
+        ),
+        Action(
+            "assign_cos",
+            "Assign the granted defined CoS, or an undefined CoS from the allocation to a worker in the UK.",
+            ("cos_granted", "draft"),
+            "cos_assigned",
+            guards=(
+                LICENCE_ACTIVE,
+                ELIGIBLE,
+                HIRE_DETAILS_COMPLETE,
+                COS_TYPE_FITS_LOCATION,
+                UNDEFINED_COS_LEFT,
+                required(COS_REFERENCE),
+            ),
+            meets=("cos_assignment_window",),
+        ),
+        Action(
+            "submit_visa_application",
+            "Record the worker's visa application.",
+            ("cos_assigned",),
+            "visa_applied",
+            guards=(required(APPLICATION_DATE), not_in_future(APPLICATION_DATE)),
+            meets=("visa_application_window",),
+        ),
+        Action(
+            "grant_visa",
+            "Record the visa grant and the permission dates.",
+            ("visa_applied",),
+            "visa_granted",
+            guards=(required(PERMISSION_START, PERMISSION_END), PERMISSION_DATES_IN_ORDER),
+            meets=("visa_decision",),
+        ),
+        Action(
+            "refuse_visa",
+            "Record that the visa was refused.",
+            ("visa_applied",),
+            "refused",
+            meets=("visa_decision",),
+        ),
+        Action(
+            "complete_rtw_check",
+            "Record the right-to-work check.",
+            ("visa_granted",),
+            "rtw_verified",
+            guards=(required(RTW_CHECK_DATE), RTW_CHECK_BEFORE_START, not_in_future(RTW_CHECK_DATE)),
+            meets=("rtw_check_before_start",),
+        ),
+        Action(
+            "start_employment",
+            "Confirm the worker started work.",
+            ("rtw_verified",),
+            "employed",
+            guards=(required(ACTUAL_START), START_WITHIN_PERMISSION, not_in_future(ACTUAL_START)),
+            meets=("late_start",),
+        ),
+        Action(
+            "record_no_show",
+            "Record that the worker did not start work.",
+            ("visa_granted", "rtw_verified"),
+            "sponsorship_ended",
+            opens_obligation="no_show",
+        ),
+        Action(
+            "end_sponsorship",
+            "Record that employment ended or sponsorship stopped.",
+            ("rtw_verified", "employed"),
+            "sponsorship_ended",
+            guards=(required(ENDED_ON),),
+            opens_obligation="employment_end",
+        ),
+        Action(
+            "withdraw",
+            "Withdraw the offer or the sponsorship before employment starts.",
+            _PRE_EMPLOYMENT,
+            "withdrawn",
+            guards=(required(REASON),),
+            opens_obligation="cos_withdrawal",
+            obligation_condition=COS_ISSUED,
+        ),
+        Action(
+            "expire_cos",
+            "The CoS was not used in time (fired by its deadline).",
+            ("cos_granted", "cos_assigned"),
+            "expired",
+            system=True,
+        ),
+        Action(
+            "close",
+            "Close the case once every obligation is reported or waived.",
+            ("sponsorship_ended", "withdrawn", "refused", "expired"),
+            "closed",
+            guards=(NO_OPEN_OBLIGATIONS,),
+        ),
+        Action(
+            "record_absence",
+            "Record an unauthorised absence of more than 10 consecutive working days.",
+            ("employed",),
+            None,
+            guards=(required(ABSENCE_START),),
+            opens_obligation="unauthorised_absence",
+        ),
+        Action(
+            "record_unpaid_leave",
+            "Record unpaid or reduced-pay leave of more than 4 weeks in a calendar year.",
+            ("employed",),
+            None,
+            guards=(required(LEAVE_START),),
+            opens_obligation="unpaid_leave",
+        ),
+        Action(
+            "change_salary",
+            "Record a salary change; a cut below the CoS salary must be reported.",
+            ("employed",),
+            None,
+            guards=(required(NEW_SALARY, EFFECTIVE_DATE),),
+            opens_obligation="salary_change",
+            obligation_condition=SALARY_REDUCED,
+        ),
+        Action(
+            "change_job",
+            "Record a significant change to the job within the same SOC code.",
+            ("employed",),
+            None,
+            guards=(required(EFFECTIVE_DATE),),
+            opens_obligation="job_change",
+        ),
+        Action(
+            "change_work_location",
+            "Record a change of normal work location.",
+            ("employed",),
+            None,
+            guards=(required(EFFECTIVE_DATE),),
+            opens_obligation="work_location_change",
+        ),
+        Action(
+            "record_rtw_follow_up",
+            "Record a follow-up right-to-work check; the next one is armed from the new permission.",
+            ("employed",),
+            "employed",
+            guards=(required(RTW_CHECK_DATE), not_in_future(RTW_CHECK_DATE)),
+            meets=("rtw_follow_up",),
+        ),
+    ),
+)
+
+WORKFLOWS: dict[str, Workflow[Any]] = {LICENCE.name: LICENCE, HIRE.name: HIRE}
