@@ -10,17 +10,26 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import __version__
 from app.api import problems
 from app.api.limits import BodyLimitMiddleware
 from app.api.request_context import RequestContextMiddleware
+from app.audit.router import router as events_router
 from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
+from app.hires.router import router as hires_router
+from app.hires.schemas import ACTION_PAYLOADS
+from app.job_mappings.router import router as job_mappings_router
+from app.licences.router import router as licences_router
+from app.licences.schemas import LICENCE_ACTION_PAYLOADS
 from app.ops.router import router as ops_router
 from app.organisations.router import router as organisations_router
+from app.rules.loader import load_rulebook
+from app.workflow.router import router as workflows_router
 
 DESCRIPTION = """
 Runs UK Skilled Worker sponsorship for every hire an employer sponsors: sponsor licence, Certificate of
@@ -85,10 +94,20 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
+    # Bad rules data refuses to start here, not on the first request that needs it.
+    app.state.rulebook = load_rulebook(settings.rules_path)
 
     problems.install(app)
-    app.include_router(ops_router)
-    app.include_router(organisations_router)
+    for router in (
+        ops_router,
+        organisations_router,
+        licences_router,
+        hires_router,
+        job_mappings_router,
+        workflows_router,
+        events_router,
+    ):
+        app.include_router(router)
 
     if settings.cors_origins:
         app.add_middleware(
@@ -105,16 +124,22 @@ def create_app(
 
 
 def _document_problems(app: FastAPI) -> None:
-    """Add the Problem schema, which routes reference by $ref, to the OpenAPI components."""
+    """Add the schemas that routes reference by $ref (problems, action payloads) to the components."""
     build = app.openapi
+    referenced: list[type[BaseModel]] = [
+        problems.Problem,
+        *ACTION_PAYLOADS.values(),
+        *LICENCE_ACTION_PAYLOADS.values(),
+    ]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            defs = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(defs.pop("$defs", {}))
-            components["Problem"] = defs
+            for model in dict.fromkeys(referenced):
+                defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(defs.pop("$defs", {}))
+                components[model.__name__] = defs
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel
 
+from app.api.auth import OrgActor
 from app.api.cursors import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor
 from app.api.etags import IfMatch, parse_if_match
 from app.api.idempotency import ApiRoute
 from app.api.problems import problem_responses
+from app.audit.schemas import Actor
+from app.rules.book import RuleBook
 
 
 def v1_router(tag: str) -> APIRouter:
@@ -41,3 +46,45 @@ Cursor = Annotated[dict[str, Any] | None, Depends(_cursor)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
 DefaultLimit = DEFAULT_LIMIT
 RequiredIfMatch = Annotated[IfMatch, Depends(_if_match)]
+
+
+def _optional_if_match(
+    if_match: Annotated[str | None, Header(alias="If-Match", description="the ETag you read")] = None,
+) -> IfMatch | None:
+    return parse_if_match(if_match, required=False)
+
+
+OptionalIfMatch = Annotated[IfMatch | None, Depends(_optional_if_match)]
+
+
+def _now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock.now()
+    return now
+
+
+Now = Annotated[datetime, Depends(_now)]
+
+
+def _rulebook(request: Request) -> RuleBook:
+    book: RuleBook = request.app.state.rulebook
+    return book
+
+
+Book = Annotated[RuleBook, Depends(_rulebook)]
+
+
+def actor_of(actor: OrgActor) -> Actor:
+    return Actor(type="api_key", id=actor.key_id, role=actor.role.value)
+
+
+def action_body(payloads: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    """OpenAPI for an action route whose body depends on the action in the path."""
+    refs = [{"$ref": f"#/components/schemas/{model.__name__}"} for model in dict.fromkeys(payloads.values())]
+    mapping = "; ".join(f"`{name}`: {model.__name__}" for name, model in payloads.items())
+    return {
+        "requestBody": {
+            "required": False,
+            "description": f"The payload of the action named in the path. {mapping}.",
+            "content": {"application/json": {"schema": {"oneOf": refs}}},
+        }
+    }

@@ -1,20 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.calendar import Nation
 from app.db.base import Base
+from app.rules.models import SponsorSize
 
 __all__ = ["ApiKey", "Nation", "Organisation", "SponsorSize"]
-
-
-class SponsorSize(StrEnum):
-    small = "small"
-    medium_large = "medium_large"
 
 
 class Organisation(Base):
@@ -26,6 +21,8 @@ class Organisation(Base):
     nation: Mapped[str] = mapped_column(String(30))
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The last audit event's sequence number (see app.audit.models.Event.seq).
+    event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from app.api.auth import Viewer
+from app.api.routing import Cursor, DefaultLimit, Limit, v1_router
+from app.audit import service
+from app.audit.schemas import EventFeed
+from app.db.session import Session
+
+router = v1_router("events")
+
+
+@router.get("/events")
+async def list_events(
+    session: Session, actor: Viewer, cursor: Cursor, limit: Limit = DefaultLimit
+) -> EventFeed:
+    """The organisation's event feed, oldest first. Poll with `cursor=next_cursor` to receive only
+    newer events: a frontend can use this instead of webhooks."""
+    return await service.feed(session, actor.organisation_id, cursor, limit)

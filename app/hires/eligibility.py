@@ -1,0 +1,82 @@
+"""A case's eligibility, recomputed from its job, pay, hours and dates (issue: cases use the rules)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from app.hires.models import Hire
+from app.rules.book import RuleBook
+from app.rules.eligibility import EligibilityInput, ReasonOutcome, SalaryOption, check_eligibility
+from app.workflow import Reason
+
+#: The case fields that change the answer: a change to any re-runs the assessment.
+INPUT_FIELDS = frozenset(
+    {
+        "soc_code",
+        "salary",
+        "weekly_hours",
+        "salary_option",
+        "held_skilled_worker_permission_before_2025_07_22",
+        "first_sponsored_before_2024_04_04",
+        "start_date",
+        "hris_job_code",
+    }
+)
+_NEEDED = (
+    ("soc_code", "the SOC 2020 code"),
+    ("salary", "the annual salary"),
+    ("weekly_hours", "the weekly hours"),
+)
+
+
+def assess(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str | None = None) -> None:
+    """Store the eligibility for a CoS assigned on the case's assignment date (today until assigned)."""
+    missing = [label for name, label in _NEEDED if getattr(hire, name) is None]
+    if unmapped_job_code is not None and hire.soc_code is None:
+        hire.eligibility_status = "incomplete"
+        hire.eligibility = _incomplete(
+            "unmapped_job_code",
+            f"HRIS job code {unmapped_job_code!r} has no SOC code mapping: add one with "
+            f"PUT /v1/job-mappings/{unmapped_job_code} or set soc_code on the case.",
+        )
+        return
+    if missing:
+        hire.eligibility_status = "incomplete"
+        hire.eligibility = _incomplete(
+            "details_missing", f"Eligibility needs {', '.join(missing)}: complete them to assess it."
+        )
+        return
+    assert hire.soc_code is not None and hire.salary is not None and hire.weekly_hours is not None
+    result = check_eligibility(
+        book,
+        EligibilityInput(
+            soc_code=hire.soc_code,
+            annual_salary=hire.salary,
+            weekly_hours=hire.weekly_hours,
+            salary_option=SalaryOption(hire.salary_option),
+            held_skilled_worker_permission_before_2025_07_22=hire.held_skilled_worker_permission_before_2025_07_22,
+            first_sponsored_before_2024_04_04=hire.first_sponsored_before_2024_04_04,
+            cos_assignment_date=hire.cos_assigned_on or today,
+        ),
+    )
+    hire.eligibility_status = result.status.value
+    hire.eligibility = result.model_dump(mode="json")
+
+
+def _incomplete(code: str, message: str) -> dict[str, Any]:
+    return {
+        "status": "incomplete",
+        "reasons": [{"code": code, "outcome": "needs_review", "message": message}],
+    }
+
+
+def blocking_reasons(hire: Hire) -> list[Reason]:
+    """The reasons a guard shows while the case is not eligible."""
+    if not hire.eligibility:
+        return []
+    return [
+        Reason(r["code"], r["message"])
+        for r in hire.eligibility.get("reasons", [])
+        if r.get("outcome") != ReasonOutcome.ok.value
+    ]

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+
+
+class Hire(Base):
+    """One sponsored hire: the worker, the job, and where the case stands in the hire workflow."""
+
+    __tablename__ = "hires"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "external_id"),
+        Index("ix_hires_org_state", "organisation_id", "state", "id"),
+        Index("ix_hires_org_updated", "organisation_id", "updated_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(30))
+    version: Mapped[int] = mapped_column(Integer)
+
+    # The worker
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    nationality: Mapped[str | None] = mapped_column(String(3))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    email: Mapped[str | None] = mapped_column(String(254))
+    inside_uk: Mapped[bool | None] = mapped_column(Boolean)
+    held_skilled_worker_permission_before_2025_07_22: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_sponsored_before_2024_04_04: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # The job
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    soc_code: Mapped[str | None] = mapped_column(String(4), index=True)
+    hris_job_code: Mapped[str | None] = mapped_column(String(100))
+    salary: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    weekly_hours: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    salary_option: Mapped[str] = mapped_column(String(30), default="standard")
+    start_date: Mapped[date | None] = mapped_column(Date, index=True)
+    work_location: Mapped[str | None] = mapped_column(String(200))
+    work_nation: Mapped[str | None] = mapped_column(String(30))
+
+    # Eligibility, recomputed whenever the job, pay, hours or dates change
+    eligibility_status: Mapped[str | None] = mapped_column(String(20))
+    eligibility: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    # CoS, visa, right to work, employment
+    cos_type: Mapped[str | None] = mapped_column(String(10))
+    cos_reference: Mapped[str | None] = mapped_column(String(20))
+    cos_requested_on: Mapped[date | None] = mapped_column(Date)
+    cos_granted_on: Mapped[date | None] = mapped_column(Date)
+    cos_assigned_on: Mapped[date | None] = mapped_column(Date)
+    uses_allocation: Mapped[bool] = mapped_column(Boolean, default=False)
+    visa_service: Mapped[str | None] = mapped_column(String(20))
+    visa_applied_on: Mapped[date | None] = mapped_column(Date)
+    visa_granted_on: Mapped[date | None] = mapped_column(Date)
+    permission_start_date: Mapped[date | None] = mapped_column(Date)
+    permission_end_date: Mapped[date | None] = mapped_column(Date)
+    rtw_method: Mapped[str | None] = mapped_column(String(10))
+    rtw_check_date: Mapped[date | None] = mapped_column(Date)
+    rtw_share_code: Mapped[str | None] = mapped_column(String(20))
+    actual_start_date: Mapped[date | None] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(500))
+
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import Body, Query, Response
+
+from app import cases
+from app.api.auth import HR, Viewer
+from app.api.cursors import Page
+from app.api.etags import etag
+from app.api.problems import problem_responses
+from app.api.routing import (
+    Book,
+    Cursor,
+    DefaultLimit,
+    Limit,
+    Now,
+    RequiredIfMatch,
+    action_body,
+    actor_of,
+    v1_router,
+)
+from app.audit import service as audit
+from app.audit.schemas import EventFeed
+from app.db.session import Session
+from app.hires import service
+from app.hires.schemas import ACTION_PAYLOADS, HireCreate, HireOut, HireUpdate
+
+router = v1_router("hires")
+
+
+def _ctx(actor: Any, now: datetime, book: Any) -> service.Context:
+    return service.Context(actor.organisation_id, actor_of(actor), now, book)
+
+
+def _tagged(response: Response, hire: HireOut) -> HireOut:
+    response.headers["ETag"] = etag(hire.version)
+    return hire
+
+
+@router.post("/hires", status_code=201, responses=problem_responses(409))
+async def create_hire(
+    body: HireCreate, response: Response, session: Session, actor: HR, now: Now, book: Book
+) -> HireOut:
+    """Open a case for a sponsored hire. It starts in `draft` when the licence is active, otherwise in
+    `awaiting_licence`; eligibility is assessed from the details given (an HRIS job code is mapped to a
+    SOC code through the job mappings)."""
+    hire = await service.create_hire(session, _ctx(actor, now, book), body)
+    response.headers["Location"] = f"/v1/hires/{hire.id}"
+    return _tagged(response, hire)
+
+
+@router.get("/hires")
+async def list_hires(
+    session: Session,
+    actor: Viewer,
+    now: Now,
+    cursor: Cursor,
+    limit: Limit = DefaultLimit,
+    state: Annotated[list[str] | None, Query(description="one or more states")] = None,
+    external_id: str | None = None,
+    soc_code: str | None = None,
+    start_date_from: date | None = None,
+    start_date_to: date | None = None,
+    updated_since: datetime | None = None,
+) -> Page[HireOut]:
+    """List the organisation's hires, oldest first, with filters."""
+    filters = service.HireFilters(
+        state=state or (),
+        external_id=external_id,
+        soc_code=soc_code,
+        start_date_from=start_date_from,
+        start_date_to=start_date_to,
+        updated_since=updated_since,
+    )
+    return await service.list_hires(
+        session, actor.organisation_id, filters, cursor, limit, cases.uk_today(now)
+    )
+
+
+@router.get("/hires/{hire_id}")
+async def get_hire(hire_id: str, response: Response, session: Session, actor: Viewer, now: Now) -> HireOut:
+    """A case with its state, version (also the ETag), the actions allowed now and open deadlines."""
+    return _tagged(
+        response, await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now))
+    )
+
+
+@router.patch("/hires/{hire_id}", responses=problem_responses(409, 412, 428))
+async def update_hire(
+    hire_id: str,
+    body: HireUpdate,
+    response: Response,
+    session: Session,
+    actor: HR,
+    now: Now,
+    book: Book,
+    if_match: RequiredIfMatch,
+) -> HireOut:
+    """Correct a case's details where that is lawful for its state (all of them before a CoS; contact
+    details and the start date while the CoS and visa are in process; afterwards use the actions)."""
+    return _tagged(
+        response, await service.update_hire(session, _ctx(actor, now, book), hire_id, body, if_match)
+    )
+
+
+@router.post(
+    "/hires/{hire_id}/actions/{action}",
+    responses=problem_responses(409, 412, 428),
+    openapi_extra=action_body(ACTION_PAYLOADS),
+)
+async def apply_hire_action(
+    hire_id: str,
+    action: str,
+    response: Response,
+    session: Session,
+    actor: HR,
+    now: Now,
+    book: Book,
+    if_match: RequiredIfMatch,
+    body: Annotated[dict[str, Any] | None, Body(include_in_schema=False)] = None,
+) -> HireOut:
+    """Apply an action to a case. A refused action answers 409 with the guards' reasons and changes
+    nothing; a stale If-Match answers 412."""
+    hire = await service.apply_action(session, _ctx(actor, now, book), hire_id, action, body, if_match)
+    return _tagged(response, hire)
+
+
+@router.get("/hires/{hire_id}/events")
+async def list_hire_events(
+    hire_id: str, session: Session, actor: Viewer, now: Now, cursor: Cursor, limit: Limit = DefaultLimit
+) -> EventFeed:
+    """The case's audit trail, oldest first: who did what, from which state to which, and when."""
+    await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now))
+    return await audit.feed(session, actor.organisation_id, cursor, limit, subject_id=hire_id)

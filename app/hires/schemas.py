@@ -1,0 +1,274 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from app.calendar import Nation
+from app.rules.eligibility import SalaryOption
+from app.workflow.schemas import AvailableActionOut
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["45000.00"])]
+Hours = Annotated[Decimal, Field(gt=0, le=168, max_digits=5, decimal_places=2, examples=["37.5"])]
+SocCode = Annotated[str, StringConstraints(pattern=r"^\d{4}$"), Field(examples=["2136"])]
+# A CoS reference as the SMS issues it: letters and digits, e.g. `C2G8H71234567X`.
+CosReference = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9]{10,14}$", to_upper=True, strip_whitespace=True),
+    Field(examples=["C2G8H71234567X"]),
+]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HireFields(_Strict):
+    """Worker and job details; every field optional so a case can start from partial HRIS data."""
+
+    external_id: str | None = Field(
+        default=None, max_length=100, description="your id for the hire, unique per organisation"
+    )
+    nationality: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3")
+    date_of_birth: date | None = None
+    email: EmailStr | None = None
+    inside_uk: bool | None = Field(
+        default=None, description="applies from inside the UK (undefined CoS) or outside (defined CoS)"
+    )
+    held_skilled_worker_permission_before_2025_07_22: bool | None = Field(
+        default=None, description="transitional protection for RQF 3 to 5 occupations"
+    )
+    first_sponsored_before_2024_04_04: bool | None = Field(
+        default=None, description="the lower-rate salary cohort"
+    )
+    job_title: str | None = Field(default=None, max_length=200)
+    soc_code: SocCode | None = None
+    hris_job_code: str | None = Field(
+        default=None, max_length=100, description="mapped to a SOC code by the job mappings"
+    )
+    salary: Money | None = Field(default=None, description="annual gross salary in GBP")
+    weekly_hours: Hours | None = None
+    salary_option: SalaryOption | None = None
+    start_date: date | None = Field(
+        default=None, description="planned first day of work (the CoS start date)"
+    )
+    work_location: str | None = Field(default=None, max_length=200)
+    work_nation: Nation | None = Field(
+        default=None, description="its bank holidays count for worker deadlines"
+    )
+
+
+class HireCreate(HireFields):
+    given_name: str = Field(min_length=1, max_length=100)
+    family_name: str = Field(min_length=1, max_length=100)
+
+
+class HireUpdate(HireFields):
+    given_name: str | None = Field(default=None, min_length=1, max_length=100)
+    family_name: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class DeadlineSummary(BaseModel):
+    id: str
+    kind: str
+    status: str
+    due_at: datetime
+    warn_at: datetime | None
+
+
+class ObligationSummary(BaseModel):
+    id: str
+    kind: str
+    status: str
+    due_on: date
+
+
+class HireOut(BaseModel):
+    id: str
+    organisation_id: str
+    external_id: str | None
+    state: str
+    version: int
+    given_name: str
+    family_name: str
+    nationality: str | None
+    date_of_birth: date | None
+    email: str | None
+    inside_uk: bool | None
+    held_skilled_worker_permission_before_2025_07_22: bool
+    first_sponsored_before_2024_04_04: bool
+    job_title: str | None
+    soc_code: str | None
+    hris_job_code: str | None
+    salary: Decimal | None
+    weekly_hours: Decimal | None
+    salary_option: str
+    start_date: date | None
+    work_location: str | None
+    work_nation: str | None
+    eligibility_status: str | None
+    eligibility: dict[str, Any] | None
+    cos_type: str | None
+    cos_reference: str | None
+    cos_requested_on: date | None
+    cos_granted_on: date | None
+    cos_assigned_on: date | None
+    visa_service: str | None
+    visa_applied_on: date | None
+    visa_granted_on: date | None
+    permission_start_date: date | None
+    permission_end_date: date | None
+    rtw_method: str | None
+    rtw_check_date: date | None
+    actual_start_date: date | None
+    ended_on: date | None
+    end_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    available_actions: list[AvailableActionOut]
+    open_deadlines: list[DeadlineSummary]
+    open_obligations: list[ObligationSummary]
+
+
+# --- action payloads ------------------------------------------------------------------------------
+
+
+class NoPayload(_Strict):
+    pass
+
+
+class RequestCos(_Strict):
+    requested_on: date | None = Field(default=None, description="defaults to today")
+
+
+class GrantCos(_Strict):
+    granted_on: date | None = None
+
+
+class RefusalPayload(_Strict):
+    reason: Text | None = None
+
+
+class AssignCos(_Strict):
+    cos_reference: CosReference
+    assigned_on: date | None = Field(
+        default=None, description="defaults to today; the rules apply by this date"
+    )
+
+
+class VisaService(StrEnum):
+    standard = "standard"
+    priority = "priority"
+    super_priority = "super_priority"
+
+
+class SubmitVisaApplication(_Strict):
+    application_date: date
+    service: VisaService = VisaService.standard
+
+
+class GrantVisa(_Strict):
+    permission_start_date: date
+    permission_end_date: date
+
+
+class RtwMethod(StrEnum):
+    manual = "manual"
+    online = "online"
+    idsp = "idsp"
+
+
+ShareCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9]{9}$", to_upper=True, strip_whitespace=True)
+]
+
+
+class CompleteRtwCheck(_Strict):
+    rtw_check_date: date
+    method: RtwMethod
+    share_code: ShareCode | None = Field(
+        default=None, description="required for an online check (Home Office share code)"
+    )
+
+    @model_validator(mode="after")
+    def _online_needs_share_code(self) -> CompleteRtwCheck:
+        if self.method is RtwMethod.online and self.share_code is None:
+            raise ValueError("an online right-to-work check needs the worker's share code")
+        return self
+
+
+class StartEmployment(_Strict):
+    actual_start_date: date
+
+
+class RecordNoShow(_Strict):
+    reason: Text | None = None
+
+
+class EndSponsorship(_Strict):
+    ended_on: date = Field(description="last working day, or the day sponsorship stopped")
+    reason: Text
+
+
+class Withdraw(_Strict):
+    reason: Text
+
+
+class RecordAbsence(_Strict):
+    absence_start_date: date
+    absence_end_date: date | None = None
+
+
+class RecordUnpaidLeave(_Strict):
+    leave_start_date: date
+    leave_end_date: date | None = None
+
+
+class ChangeSalary(_Strict):
+    new_salary: Money
+    effective_date: date
+
+
+class ChangeJob(_Strict):
+    effective_date: date
+    job_title: Text
+    description: Text | None = None
+
+
+class ChangeWorkLocation(_Strict):
+    effective_date: date
+    work_location: Text
+    work_nation: Nation | None = None
+
+
+class RecordRtwFollowUp(CompleteRtwCheck):
+    new_permission_end_date: date | None = Field(
+        default=None, description="when the worker's new permission ends"
+    )
+
+
+ACTION_PAYLOADS: dict[str, type[BaseModel]] = {
+    "request_cos": RequestCos,
+    "grant_cos": GrantCos,
+    "refuse_cos": RefusalPayload,
+    "assign_cos": AssignCos,
+    "submit_visa_application": SubmitVisaApplication,
+    "grant_visa": GrantVisa,
+    "refuse_visa": RefusalPayload,
+    "complete_rtw_check": CompleteRtwCheck,
+    "start_employment": StartEmployment,
+    "record_no_show": RecordNoShow,
+    "end_sponsorship": EndSponsorship,
+    "withdraw": Withdraw,
+    "close": NoPayload,
+    "record_absence": RecordAbsence,
+    "record_unpaid_leave": RecordUnpaidLeave,
+    "change_salary": ChangeSalary,
+    "change_job": ChangeJob,
+    "change_work_location": ChangeWorkLocation,
+    "record_rtw_follow_up": RecordRtwFollowUp,
+}

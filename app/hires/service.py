@@ -1,0 +1,442 @@
+"""Hire cases: create, read, list, correct details, and apply workflow actions.
+
+Every write is one transaction that locks the case row first (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE
+on SQLite), checks If-Match, runs the shared hire machine, applies the effects and appends the audit
+event and its outbox row; a refusal or error at any step rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import cases
+from app.api.cursors import Page, cursor_field, page_of
+from app.api.etags import IfMatch
+from app.api.problems import Conflict, NotFound, ProblemError, Reason
+from app.audit import service as audit
+from app.audit.schemas import Actor
+from app.audit.service import SYSTEM, EventDraft
+from app.db.transactions import for_update, read_transaction, write_transaction
+from app.hires import eligibility
+from app.hires.models import Hire
+from app.hires.schemas import (
+    ACTION_PAYLOADS,
+    AssignCos,
+    ChangeJob,
+    ChangeSalary,
+    ChangeWorkLocation,
+    CompleteRtwCheck,
+    EndSponsorship,
+    GrantCos,
+    GrantVisa,
+    HireCreate,
+    HireOut,
+    HireUpdate,
+    RequestCos,
+    StartEmployment,
+    SubmitVisaApplication,
+)
+from app.ids import new_id
+from app.job_mappings.service import soc_for_job_code
+from app.licences.models import CosAllocation, Licence
+from app.rules.book import RuleBook
+from app.workflow import HIRE, Facts, GuardInput, available_actions
+from app.workflow.schemas import AvailableActionOut, ReasonOut
+
+# Details a person may correct in each phase; later changes go through actions that open SMS reports.
+_PRE_COS_STATES = frozenset({"awaiting_licence", "draft"})
+_IN_PROCESS_STATES = frozenset(
+    {"cos_requested", "cos_granted", "cos_assigned", "visa_applied", "visa_granted", "rtw_verified"}
+)
+_ALWAYS_EDITABLE = frozenset({"email", "external_id"})
+_IN_PROCESS_EDITABLE = _ALWAYS_EDITABLE | {"start_date", "date_of_birth", "nationality"}
+_BEFORE_VISA_APPLICATION = frozenset({"cos_assigned"})  # an undefined CoS withdrawn here goes back
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts and when, with the rules in force: what every hire use case needs besides its input."""
+
+    organisation_id: str
+    actor: Actor
+    now: datetime
+    book: RuleBook
+
+    @property
+    def today(self) -> date:
+        return cases.uk_today(self.now)
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+async def _licence_and_allocation(
+    session: AsyncSession, organisation_id: str, *, lock_licence: bool = False
+) -> tuple[Licence | None, CosAllocation | None]:
+    stmt = select(Licence).where(Licence.organisation_id == organisation_id, Licence.is_current.is_(True))
+    # A share lock keeps the licence from changing between the guard's check and our commit.
+    licence = (
+        await session.execute(stmt.with_for_update(read=True) if lock_licence else stmt)
+    ).scalar_one_or_none()
+    allocation = (
+        await session.execute(select(CosAllocation).where(CosAllocation.organisation_id == organisation_id))
+    ).scalar_one_or_none()
+    return licence, allocation
+
+
+def _facts(hire: Hire, licence: Licence | None, allocation: CosAllocation | None, today: date) -> Facts:
+    return Facts(
+        today=today,
+        licence_state=licence.state if licence else None,
+        undefined_cos_remaining=None if allocation is None else max(allocation.granted - allocation.used, 0),
+        eligibility_status="eligible" if hire.eligibility_status == "eligible" else hire.eligibility_status,
+        eligibility_reasons=eligibility.blocking_reasons(hire),
+        open_obligations=0,
+    )
+
+
+def view(hire: Hire, facts: Facts) -> HireOut:
+    actions = available_actions(HIRE, hire, GuardInput(hire, facts))
+    return HireOut(
+        **{name: getattr(hire, name) for name in HireOut.model_fields if hasattr(Hire, name)},
+        available_actions=[
+            AvailableActionOut(
+                name=a.name,
+                allowed=a.allowed,
+                reasons=[ReasonOut(code=r.code, message=r.message) for r in a.reasons],
+            )
+            for a in actions
+        ],
+        open_deadlines=[],
+        open_obligations=[],
+    )
+
+
+async def get_hire(session: AsyncSession, organisation_id: str, hire_id: str, today: date) -> HireOut:
+    async with read_transaction(session):
+        hire = await _find(session, organisation_id, hire_id)
+        licence, allocation = await _licence_and_allocation(session, organisation_id)
+        return view(hire, _facts(hire, licence, allocation, today))
+
+
+async def _find(session: AsyncSession, organisation_id: str, hire_id: str, *, lock: bool = False) -> Hire:
+    stmt = select(Hire).where(
+        Hire.id == hire_id, Hire.organisation_id == organisation_id
+    )
+    hire = (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
+    if hire is None:
+        raise NotFound("hire")
+    return hire
+
+
+@dataclass(frozen=True)
+class HireFilters:
+    state: Sequence[str] = ()
+    external_id: str | None = None
+    soc_code: str | None = None
+    start_date_from: date | None = None
+    start_date_to: date | None = None
+    updated_since: datetime | None = None
+
+
+async def list_hires(
+    session: AsyncSession,
+    organisation_id: str,
+    filters: HireFilters,
+    cursor: dict[str, Any] | None,
+    limit: int,
+    today: date,
+) -> Page[HireOut]:
+    stmt = select(Hire).where(Hire.organisation_id == organisation_id).order_by(Hire.id).limit(limit + 1)
+    after = cursor_field(cursor, "id")
+    if after is not None:
+        stmt = stmt.where(Hire.id > str(after))
+    unknown = set(filters.state) - {s.name for s in HIRE.states}
+    if unknown:
+        raise ProblemError(400, "unknown_state", f"no hire state {sorted(unknown)}")
+    if filters.state:
+        stmt = stmt.where(Hire.state.in_(filters.state))
+    if filters.external_id is not None:
+        stmt = stmt.where(Hire.external_id == filters.external_id)
+    if filters.soc_code is not None:
+        stmt = stmt.where(Hire.soc_code == filters.soc_code)
+    if filters.start_date_from is not None:
+        stmt = stmt.where(Hire.start_date >= filters.start_date_from)
+    if filters.start_date_to is not None:
+        stmt = stmt.where(Hire.start_date <= filters.start_date_to)
+    if filters.updated_since is not None:
+        stmt = stmt.where(Hire.updated_at >= filters.updated_since)
+    async with read_transaction(session):
+        rows = list((await session.execute(stmt)).scalars())
+        licence, allocation = await _licence_and_allocation(session, organisation_id)
+    return page_of(
+        rows, limit, lambda h: view(h, _facts(h, licence, allocation, today)), lambda h: {"id": h.id}
+    )
+
+
+# --- writes ---------------------------------------------------------------------------------------
+
+
+async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> HireOut:
+    values = data.model_dump(exclude_unset=True, exclude_none=True)
+    async with write_transaction(session):
+        licence, allocation = await _licence_and_allocation(session, ctx.organisation_id, lock_licence=True)
+        hire = Hire(
+            id=new_id("hire"),
+            organisation_id=ctx.organisation_id,
+            version=1,
+            state="draft" if licence is not None and licence.state == "active" else HIRE.initial,
+            salary_option="standard",
+            held_skilled_worker_permission_before_2025_07_22=False,
+            first_sponsored_before_2024_04_04=False,
+            uses_allocation=False,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+            **{k: (v.value if hasattr(v, "value") else v) for k, v in values.items()},
+        )
+        await _assess(session, ctx, hire)
+        session.add(hire)
+        await _flush_unique(session, hire)
+        await audit.record(
+            session,
+            ctx.organisation_id,
+            ctx.actor,
+            [
+                EventDraft(
+                    "hire.created",
+                    "hire",
+                    hire.id,
+                    to_state=hire.state,
+                    data=data.model_dump(mode="json", exclude_none=True),
+                )
+            ],
+            ctx.now,
+        )
+        return view(hire, _facts(hire, licence, allocation, ctx.today))
+
+
+async def update_hire(
+    session: AsyncSession, ctx: Context, hire_id: str, data: HireUpdate, if_match: IfMatch
+) -> HireOut:
+    changes = data.model_dump(exclude_unset=True)
+    async with write_transaction(session):
+        hire = await _find(session, ctx.organisation_id, hire_id, lock=True)
+        if_match.check(hire.version)
+        locked = sorted(set(changes) - _editable(hire.state))
+        if locked:
+            raise Conflict(
+                "fields_locked",
+                f"in state {hire.state} these details can no longer be changed here: {', '.join(locked)}",
+                reasons=[
+                    Reason(
+                        code="field_locked",
+                        message=f"{name} is fixed once the CoS is in process; "
+                        "after employment starts use the change_* actions, which open SMS reports",
+                    )
+                    for name in locked
+                ],
+            )
+        for name, value in changes.items():
+            setattr(hire, name, value.value if hasattr(value, "value") else value)
+        if eligibility.INPUT_FIELDS & set(changes):
+            await _assess(session, ctx, hire)
+        hire.version += 1
+        hire.updated_at = ctx.now
+        await _flush_unique(session, hire)
+        licence, allocation = await _licence_and_allocation(session, ctx.organisation_id)
+        await audit.record(
+            session,
+            ctx.organisation_id,
+            ctx.actor,
+            [
+                EventDraft(
+                    "hire.updated", "hire", hire.id, data=data.model_dump(mode="json", exclude_unset=True)
+                )
+            ],
+            ctx.now,
+        )
+        return view(hire, _facts(hire, licence, allocation, ctx.today))
+
+
+def _editable(state: str) -> frozenset[str]:
+    if state in _PRE_COS_STATES:
+        return frozenset(HireUpdate.model_fields)
+    return _IN_PROCESS_EDITABLE if state in _IN_PROCESS_STATES else _ALWAYS_EDITABLE
+
+
+async def _flush_unique(session: AsyncSession, hire: Hire) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "external_id_taken",
+            f"another hire of this organisation already has external_id {hire.external_id!r}",
+        ) from exc
+
+
+async def _assess(session: AsyncSession, ctx: Context, hire: Hire) -> None:
+    unmapped = None
+    if hire.hris_job_code and hire.soc_code is None:
+        hire.soc_code = await soc_for_job_code(session, ctx.organisation_id, hire.hris_job_code)
+        unmapped = hire.hris_job_code if hire.soc_code is None else None
+    eligibility.assess(hire, ctx.book, ctx.today, unmapped_job_code=unmapped)
+
+
+async def apply_action(
+    session: AsyncSession,
+    ctx: Context,
+    hire_id: str,
+    action: str,
+    raw_payload: dict[str, Any] | None,
+    if_match: IfMatch,
+) -> HireOut:
+    cases.check_action_exists(HIRE, action)
+    payload = cases.parse_payload(ACTION_PAYLOADS[action], raw_payload)
+    async with write_transaction(session):
+        hire = await _find(session, ctx.organisation_id, hire_id, lock=True)
+        if_match.check(hire.version)
+        licence, allocation = await _licence_and_allocation(session, ctx.organisation_id, lock_licence=True)
+        event = await _act(session, ctx, hire, action, payload, licence, allocation, by_system=False)
+        await audit.record(session, ctx.organisation_id, ctx.actor, [event], ctx.now)
+        return view(hire, _facts(hire, licence, allocation, ctx.today))
+
+
+async def _act(
+    session: AsyncSession,
+    ctx: Context,
+    hire: Hire,
+    action: str,
+    payload: BaseModel,
+    licence: Licence | None,
+    allocation: CosAllocation | None,
+    *,
+    by_system: bool,
+) -> EventDraft:
+    """Run one action on a locked case and apply its effects; the caller records the event."""
+    if isinstance(payload, AssignCos):
+        # The rules apply by the CoS assignment date, which this action fixes.
+        hire.cos_assigned_on = payload.assigned_on or ctx.today
+        eligibility.assess(hire, ctx.book, ctx.today)
+    facts = _facts(hire, licence, allocation, ctx.today)
+    applied = cases.run(
+        HIRE, hire, action, GuardInput(hire, facts, payload.model_dump()), by_system=by_system
+    )
+    _record(hire, applied.from_state, payload, ctx.today)
+    if applied.action == "assign_cos" and applied.from_state == "draft":
+        assert allocation is not None  # the undefined_cos_left guard refused otherwise
+        await session.execute(for_update(select(CosAllocation).where(CosAllocation.id == allocation.id)))
+        allocation.used += 1
+        hire.uses_allocation = True
+    if (
+        applied.action == "withdraw"
+        and hire.uses_allocation
+        and applied.from_state in _BEFORE_VISA_APPLICATION
+    ):
+        if allocation is not None:
+            allocation.used = max(allocation.used - 1, 0)
+        hire.uses_allocation = False
+    hire.version += 1
+    hire.updated_at = ctx.now
+    return cases.transition_event("hire", hire.id, applied, payload)
+
+
+def _record(hire: Hire, from_state: str, payload: BaseModel, today: date) -> None:
+    """Keep the dates and facts an action states on the case itself."""
+    match payload:
+        case RequestCos():
+            hire.cos_type, hire.cos_requested_on = "defined", payload.requested_on or today
+        case GrantCos():
+            hire.cos_granted_on = payload.granted_on or today
+        case AssignCos():
+            hire.cos_reference = payload.cos_reference
+            hire.cos_type = "defined" if from_state == "cos_granted" else "undefined"
+        case SubmitVisaApplication():
+            hire.visa_applied_on, hire.visa_service = payload.application_date, payload.service.value
+        case GrantVisa():
+            hire.permission_start_date = payload.permission_start_date
+            hire.permission_end_date = payload.permission_end_date
+            hire.visa_granted_on = today
+        case CompleteRtwCheck():
+            hire.rtw_check_date, hire.rtw_method, hire.rtw_share_code = (
+                payload.rtw_check_date,
+                payload.method.value,
+                payload.share_code,
+            )
+            new_end = getattr(payload, "new_permission_end_date", None)
+            if new_end is not None:
+                hire.permission_end_date = new_end
+        case StartEmployment():
+            hire.actual_start_date = payload.actual_start_date
+        case EndSponsorship():
+            hire.ended_on, hire.end_reason = payload.ended_on, payload.reason
+        case ChangeSalary():
+            hire.salary = payload.new_salary
+        case ChangeJob():
+            hire.job_title = payload.job_title
+        case ChangeWorkLocation():
+            hire.work_location = payload.work_location
+            hire.work_nation = payload.work_nation.value if payload.work_nation else hire.work_nation
+        case _:
+            reason = getattr(payload, "reason", None)
+            if hire.state in {"withdrawn", "sponsorship_ended"}:  # withdraw, record_no_show
+                hire.ended_on, hire.end_reason = today, reason
+
+
+# --- cascades from the licence (design §2.1) ------------------------------------------------------
+
+
+async def release_waiting(
+    session: AsyncSession, organisation_id: str, now: datetime, book: RuleBook
+) -> list[EventDraft]:
+    """The licence became active: every hire waiting for it moves on to draft."""
+    return await _cascade(session, organisation_id, ("awaiting_licence",), "licence_activated", {}, now, book)
+
+
+async def end_all_sponsorship(
+    session: AsyncSession, organisation_id: str, reason: str, on: date, now: datetime, book: RuleBook
+) -> list[EventDraft]:
+    """Revocation or surrender: pre-employment cases are withdrawn, workers' sponsorship ends."""
+    before = [s for s in HIRE.find_action("withdraw").sources if s != "rtw_verified"]  # type: ignore[union-attr]
+    events = await _cascade(session, organisation_id, before, "withdraw", {"reason": reason}, now, book)
+    events += await _cascade(
+        session,
+        organisation_id,
+        ("rtw_verified", "employed"),
+        "end_sponsorship",
+        {"ended_on": on.isoformat(), "reason": reason},
+        now,
+        book,
+    )
+    return events
+
+
+async def _cascade(
+    session: AsyncSession,
+    organisation_id: str,
+    states: Sequence[str],
+    action: str,
+    raw: dict[str, Any],
+    now: datetime,
+    book: RuleBook,
+) -> list[EventDraft]:
+    hires = (
+        await session.execute(
+            for_update(select(Hire).where(Hire.organisation_id == organisation_id, Hire.state.in_(states)))
+        )
+    ).scalars()
+    licence, allocation = await _licence_and_allocation(session, organisation_id)
+    ctx = Context(organisation_id, SYSTEM, now, book)
+    payload = ACTION_PAYLOADS[action].model_validate(raw) if action in ACTION_PAYLOADS else _Empty()
+    return [await _act(session, ctx, h, action, payload, licence, allocation, by_system=True) for h in hires]
+
+
+class _Empty(BaseModel):
+    pass

@@ -1,0 +1,268 @@
+"""The sponsor licence and the undefined-CoS allocation. One transaction per use case, committed here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import cases
+from app.api.etags import IfMatch
+from app.api.problems import Conflict, NotFound, ProblemError
+from app.audit import service as audit
+from app.audit.schemas import Actor
+from app.audit.service import SYSTEM, EventDraft
+from app.db.transactions import for_update, read_transaction, write_transaction
+from app.hires import service as hires
+from app.ids import new_id
+from app.licences.models import CosAllocation, Licence
+from app.licences.schemas import (
+    LICENCE_ACTION_PAYLOADS,
+    AllocationIn,
+    AllocationOut,
+    Grant,
+    LicenceOut,
+    Submit,
+)
+from app.rules.book import RuleBook
+from app.workflow import LICENCE, Facts, GuardInput, available_actions
+from app.workflow.schemas import AvailableActionOut, ReasonOut
+
+_ENDS_SPONSORSHIP = frozenset({"revoked", "surrendered"})
+
+
+def view(licence: Licence, now: datetime) -> LicenceOut:
+    guard_input = GuardInput(licence, Facts(today=cases.uk_today(now)))
+    return LicenceOut(
+        id=licence.id,
+        organisation_id=licence.organisation_id,
+        state=licence.state,
+        version=licence.version,
+        licence_number=licence.licence_number,
+        priority_service=licence.priority_service,
+        submitted_on=licence.submitted_on,
+        decided_on=licence.decided_on,
+        state_changed_on=licence.state_changed_on,
+        created_at=licence.created_at,
+        updated_at=licence.updated_at,
+        available_actions=[
+            AvailableActionOut(
+                name=a.name,
+                allowed=a.allowed,
+                reasons=[ReasonOut(code=r.code, message=r.message) for r in a.reasons],
+            )
+            for a in available_actions(LICENCE, licence, guard_input)
+        ],
+    )
+
+
+async def current_licence(
+    session: AsyncSession, organisation_id: str, *, lock: bool = False
+) -> Licence | None:
+    stmt = select(Licence).where(Licence.organisation_id == organisation_id, Licence.is_current.is_(True))
+    return (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
+
+
+async def create_application(
+    session: AsyncSession, organisation_id: str, actor: Actor, now: datetime
+) -> Licence:
+    async with write_transaction(session):
+        existing = await current_licence(session, organisation_id, lock=True)
+        if existing is not None:
+            if not LICENCE.state(existing.state).terminal:
+                raise Conflict(
+                    "licence_exists",
+                    f"the organisation already has a licence in state {existing.state}: act on it instead",
+                )
+            existing.is_current = False  # a refused or ended licence stays as history
+            await session.flush()
+        licence = Licence(
+            id=new_id("lic"),
+            organisation_id=organisation_id,
+            is_current=True,
+            state=LICENCE.initial,
+            version=1,
+            priority_service=False,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(licence)
+        await session.flush()
+        await audit.record(
+            session,
+            organisation_id,
+            actor,
+            [EventDraft("licence.created", "licence", licence.id, to_state=licence.state)],
+            now,
+        )
+    return licence
+
+
+async def get_licence(session: AsyncSession, organisation_id: str) -> Licence:
+    async with read_transaction(session):
+        licence = await current_licence(session, organisation_id)
+    if licence is None:
+        raise NotFound("licence")
+    return licence
+
+
+async def apply_action(
+    session: AsyncSession,
+    organisation_id: str,
+    action: str,
+    raw_payload: dict[str, object] | None,
+    if_match: IfMatch,
+    actor: Actor,
+    now: datetime,
+    book: RuleBook,
+) -> Licence:
+    cases.check_action_exists(LICENCE, action)
+    payload = cases.parse_payload(LICENCE_ACTION_PAYLOADS[action], raw_payload)
+    today = cases.uk_today(now)
+    async with write_transaction(session):
+        licence = await current_licence(session, organisation_id, lock=True)
+        if licence is None:
+            raise NotFound("licence")
+        if_match.check(licence.version)
+        applied = cases.run(
+            LICENCE,
+            licence,
+            action,
+            GuardInput(licence, Facts(today=today), payload.model_dump()),
+            by_system=False,
+        )
+        _record_payload(licence, action, payload, today)
+        licence.version += 1
+        licence.updated_at = now
+        events = [cases.transition_event("licence", licence.id, applied, payload)]
+        if applied.to_state != applied.from_state:
+            licence.state_changed_on = _effective(payload, today)
+            events += await _cascade(
+                session, licence, applied.to_state, _effective(payload, today), now, book
+            )
+        await audit.record(session, organisation_id, actor, events[:1], now)
+        await audit.record(session, organisation_id, SYSTEM, events[1:], now)
+    return licence
+
+
+def _effective(payload: BaseModel, today: date) -> date:
+    given = getattr(payload, "effective_date", None) or getattr(payload, "submitted_on", None)
+    return given if isinstance(given, date) else today
+
+
+def _record_payload(licence: Licence, action: str, payload: BaseModel, today: date) -> None:
+    if isinstance(payload, Submit):
+        licence.submitted_on = _effective(payload, today)
+        licence.priority_service = payload.priority_service
+    if isinstance(payload, Grant):
+        licence.licence_number = payload.licence_number
+    if action in {"grant", "refuse"}:
+        licence.decided_on = _effective(payload, today)
+
+
+async def _cascade(
+    session: AsyncSession, licence: Licence, to_state: str, effective: date, now: datetime, book: RuleBook
+) -> list[EventDraft]:
+    """Design §2.1: entering `active` releases waiting hires; revocation or surrender ends sponsorship."""
+    if to_state == "active":
+        return await hires.release_waiting(session, licence.organisation_id, now, book)
+    if to_state in _ENDS_SPONSORSHIP:
+        return await hires.end_all_sponsorship(
+            session,
+            licence.organisation_id,
+            f"sponsor licence {to_state} on {effective}",
+            effective,
+            now,
+            book,
+        )
+    return []
+
+
+# --- undefined CoS allocation ---------------------------------------------------------------------
+
+
+def allocation_view(allocation: CosAllocation) -> AllocationOut:
+    return AllocationOut(
+        year_start=allocation.year_start,
+        year_end=allocation.year_end,
+        granted=allocation.granted,
+        used=allocation.used,
+        remaining=max(allocation.granted - allocation.used, 0),
+        version=allocation.version,
+        updated_at=allocation.updated_at,
+    )
+
+
+async def get_allocation(session: AsyncSession, organisation_id: str) -> CosAllocation:
+    async with read_transaction(session):
+        allocation = await _allocation(session, organisation_id)
+    if allocation is None:
+        raise NotFound("CoS allocation")
+    return allocation
+
+
+async def _allocation(
+    session: AsyncSession, organisation_id: str, *, lock: bool = False
+) -> CosAllocation | None:
+    stmt = select(CosAllocation).where(CosAllocation.organisation_id == organisation_id)
+    return (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
+
+
+async def set_allocation(
+    session: AsyncSession,
+    organisation_id: str,
+    data: AllocationIn,
+    if_match: IfMatch | None,
+    actor: Actor,
+    now: datetime,
+) -> CosAllocation:
+    """Record the allocation year the SMS shows. A new year starts `used` again from zero."""
+    async with write_transaction(session):
+        allocation = await _allocation(session, organisation_id, lock=True)
+        if allocation is None:
+            allocation = CosAllocation(
+                id=new_id("alloc"),
+                organisation_id=organisation_id,
+                year_start=data.year_start,
+                year_end=data.year_end,
+                granted=data.granted,
+                used=0,
+                version=1,
+                updated_at=now,
+            )
+            session.add(allocation)
+        else:
+            if if_match is None:
+                raise ProblemError(
+                    428,
+                    "precondition_required",
+                    "the allocation exists: send If-Match with its ETag to change it",
+                )
+            if_match.check(allocation.version)
+            if data.year_start != allocation.year_start:
+                allocation.used = 0
+            allocation.year_start, allocation.year_end, allocation.granted = (
+                data.year_start,
+                data.year_end,
+                data.granted,
+            )
+            allocation.version += 1
+            allocation.updated_at = now
+        await session.flush()
+        await audit.record(
+            session,
+            organisation_id,
+            actor,
+            [
+                EventDraft(
+                    "cos_allocation.updated",
+                    "cos_allocation",
+                    allocation.id,
+                    data=data.model_dump(mode="json"),
+                )
+            ],
+            now,
+        )
+    return allocation

@@ -1,0 +1,16 @@
+"""API shapes shared by every case that runs a workflow."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+
+
+class AvailableActionOut(BaseModel):
+    name: str
+    allowed: bool = Field(description="false when a guard refuses now; `reasons` say why")
+    reasons: list[ReasonOut]
