@@ -6,6 +6,7 @@ problems and its outcome into audit events, inside the caller's transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -13,7 +14,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from app.api.problems import FieldError, ProblemError, Reason
-from app.audit.service import EventDraft
+from app.audit.schemas import Actor
+from app.audit.service import SYSTEM, EventDraft
+from app.calendar import Nation
+from app.rules.book import RuleBook
 from app.workflow import ActionNotAvailable, ActionRefused, Applied, GuardInput, Workflow, apply
 from app.workflow.guards import Subject
 
@@ -21,6 +25,26 @@ S = TypeVar("S", bound=Subject)
 UK = ZoneInfo("Europe/London")
 #: Payload fields kept out of the audit trail: personal data that proves nothing about the action.
 _NOT_AUDITED = frozenset({"share_code"})
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts for which organisation and when, with the rules in force: what every case use case
+    needs besides its own input."""
+
+    organisation_id: str
+    actor: Actor
+    now: datetime
+    book: RuleBook
+    sponsor_nation: Nation
+    clock_id: str | None = None  # the organisation's sandbox test clock, if any
+
+    @property
+    def today(self) -> date:
+        return uk_today(self.now)
+
+    def as_system(self) -> Context:
+        return replace(self, actor=SYSTEM)
 
 
 def uk_today(now: datetime) -> date:
@@ -36,9 +60,7 @@ def parse_payload(model: type[BaseModel], raw: dict[str, Any] | None) -> BaseMod
             422,
             "validation_error",
             "the action's payload does not match its schema",
-            errors=[
-                FieldError(loc=["body", *e["loc"]], message=e["msg"], type=e["type"]) for e in exc.errors()
-            ],
+            errors=[FieldError(loc=["body", *e["loc"]], message=e["msg"], type=e["type"]) for e in exc.errors()],
         ) from exc
 
 
@@ -47,18 +69,12 @@ def check_action_exists(workflow: Workflow[Any], action: str, *, by_system: bool
     found = workflow.find_action(action)
     if found is None:
         names = ", ".join(a.name for a in workflow.actions if not a.system)
-        raise ProblemError(
-            404, "unknown_action", f"{workflow.name} has no action {action!r}; actions: {names}"
-        )
+        raise ProblemError(404, "unknown_action", f"{workflow.name} has no action {action!r}; actions: {names}")
     if found.system and not by_system:
-        raise ProblemError(
-            403, "system_action", f"{action} is fired by sponsorflow itself, not through the API"
-        )
+        raise ProblemError(403, "system_action", f"{action} is fired by sponsorflow itself, not through the API")
 
 
-def run(
-    workflow: Workflow[S], subject: S, action: str, guard_input: GuardInput[S], *, by_system: bool
-) -> Applied:
+def run(workflow: Workflow[S], subject: S, action: str, guard_input: GuardInput[S], *, by_system: bool) -> Applied:
     try:
         return apply(workflow, subject, action, guard_input, actor_is_system=by_system)
     except ActionNotAvailable as exc:
@@ -77,9 +93,7 @@ def run(
         ) from exc
 
 
-def transition_event(
-    subject_type: str, subject_id: str, applied: Applied, payload: BaseModel | None
-) -> EventDraft:
+def transition_event(subject_type: str, subject_id: str, applied: Applied, payload: BaseModel | None) -> EventDraft:
     data = payload.model_dump(mode="json", exclude_none=True, exclude=set(_NOT_AUDITED)) if payload else {}
     changed = applied.from_state != applied.to_state
     return EventDraft(

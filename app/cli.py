@@ -1,4 +1,4 @@
-"""sponsorflow serve | migrate | openapi | keys create | demo"""
+"""sponsorflow serve | worker | migrate | openapi | keys create | demo"""
 
 from __future__ import annotations
 
@@ -50,9 +50,7 @@ async def _bootstrap(settings: Settings) -> dict[str, str] | None:
 
     engine = create_engine(settings)
     try:
-        return await bootstrap_development(
-            create_sessionmaker(engine), settings.dev_keys_file, SystemClock().now()
-        )
+        return await bootstrap_development(create_sessionmaker(engine), settings.dev_keys_file, SystemClock().now())
     finally:
         await engine.dispose()
 
@@ -122,6 +120,38 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app.api.request_context import configure_logging
+    from app.clock import SystemClock
+    from app.db.engine import create_engine, create_sessionmaker
+    from app.deadlines.scheduler import run_due, run_forever
+    from app.rules.loader import load_rulebook
+
+    configure_logging(settings.log_level, settings.log_format)
+    book = load_rulebook(settings.rules_path)
+
+    async def run() -> None:
+        engine = create_engine(settings)
+        sessions = create_sessionmaker(engine)
+        try:
+            if args.once:
+                fired = await run_due(sessions, book, SystemClock().now(), batch_size=settings.scheduler_batch_size)
+                print(f"fired {len(fired)}")
+            else:
+                await run_forever(
+                    sessions,
+                    book,
+                    SystemClock(),
+                    interval=settings.scheduler_interval_seconds,
+                    batch_size=settings.scheduler_batch_size,
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sponsorflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +162,12 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--migrate", action="store_true", help="upgrade the database first")
     serve.set_defaults(func=_serve)
 
+    worker = sub.add_parser(
+        "worker", help="run the deadline scheduler (any number of processes on PostgreSQL share the work)"
+    )
+    worker.add_argument("--once", action="store_true", help="one pass over what is due now, then exit")
+    worker.set_defaults(func=_worker)
+
     migrate = sub.add_parser("migrate", help="upgrade the database to the newest migration")
     migrate.set_defaults(func=lambda a, s: asyncio.run(_migrate(s)) or 0)
 
@@ -140,18 +176,14 @@ def _build_parser() -> argparse.ArgumentParser:
     openapi.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     openapi.set_defaults(func=_openapi)
 
-    keys = sub.add_parser("keys", help="manage API keys from the shell").add_subparsers(
-        dest="keys", required=True
-    )
+    keys = sub.add_parser("keys", help="manage API keys from the shell").add_subparsers(dest="keys", required=True)
     create = keys.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", required=True, choices=["platform", "admin", "hr", "viewer"])
     create.add_argument("--organisation", help="organisation id (omit for a platform key)")
     create.add_argument("--name", default="created from the shell")
     create.set_defaults(func=_keys_create)
 
-    demo = sub.add_parser(
-        "demo", help="on an empty database: a platform key, a demo organisation and its admin key"
-    )
+    demo = sub.add_parser("demo", help="on an empty database: a platform key, a demo organisation and its admin key")
     demo.set_defaults(func=_demo)
     return parser
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,14 +23,18 @@ from app.audit.router import router as events_router
 from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
+from app.deadlines.router import router as deadlines_router
+from app.deadlines.scheduler import run_forever
 from app.hires.router import router as hires_router
 from app.hires.schemas import ACTION_PAYLOADS
 from app.job_mappings.router import router as job_mappings_router
 from app.licences.router import router as licences_router
 from app.licences.schemas import LICENCE_ACTION_PAYLOADS
+from app.obligations.router import router as obligations_router
 from app.ops.router import router as ops_router
 from app.organisations.router import router as organisations_router
 from app.rules.loader import load_rulebook
+from app.rules.router import router as rules_router
 from app.workflow.router import router as workflows_router
 
 DESCRIPTION = """
@@ -76,9 +82,26 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.scheduler_enabled:
+            # Embedded mode: one process does the scheduler's work too (design §3).
+            scheduler = asyncio.create_task(
+                run_forever(
+                    app.state.sessionmaker,
+                    app.state.rulebook,
+                    app.state.clock,
+                    interval=settings.scheduler_interval_seconds,
+                    batch_size=settings.scheduler_batch_size,
+                ),
+                name="sponsorflow-scheduler",
+            )
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
             if owns_engine:
                 await engine.dispose()
 
@@ -106,6 +129,9 @@ def create_app(
         job_mappings_router,
         workflows_router,
         events_router,
+        deadlines_router,
+        obligations_router,
+        rules_router,
     ):
         app.include_router(router)
 

@@ -75,8 +75,24 @@ class Casework:
         return dict(r.json())
 
     async def events(self, hire_id: str) -> list[dict[str, Any]]:
-        r = await self.client.get(
-            f"/v1/hires/{hire_id}/events", params={"limit": 200}, headers=self.headers()
-        )
+        r = await self.client.get(f"/v1/hires/{hire_id}/events", params={"limit": 200}, headers=self.headers())
         assert r.status_code == 200, r.text
         return list(r.json()["data"])
+
+    async def report_owed(self, hire_id: str, reference: str = "SMS-REF-1") -> list[dict[str, Any]]:
+        """Report every open obligation of the case, as an HR user would in the SMS and then here."""
+        owed = await self.client.get(
+            "/v1/obligations", params={"hire_id": hire_id, "status": ["open", "overdue"]}, headers=self.headers()
+        )
+        reported = []
+        for obligation in owed.json()["data"]:
+            r = await self.client.post(
+                f"/v1/obligations/{obligation['id']}/actions/report",
+                json={"sms_reference": reference},
+                headers=self.headers(),
+            )
+            assert r.status_code == 200, r.text
+            reported.append(dict(r.json()))
+        r = await self.client.get(f"/v1/hires/{hire_id}", headers=self.headers())
+        self.etags[hire_id] = r.headers["etag"]
+        return reported

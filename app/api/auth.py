@@ -12,12 +12,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.api.problems import NotFound, ProblemError
 
@@ -35,10 +36,20 @@ _RANK = {Role.viewer: 0, Role.hr: 1, Role.admin: 2}
 
 
 @dataclass(frozen=True, slots=True)
+class OrgContext:
+    """What every organisation-scoped use case needs to know about the organisation."""
+
+    nation: str
+    clock_id: str | None  # the sandbox test clock it lives on, if any
+    clock_time: datetime | None  # that clock's frozen time
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     key_id: str
     role: Role
     organisation_id: str | None  # None for platform keys
+    org: OrgContext | None = None
 
     @property
     def is_platform(self) -> bool:
@@ -52,6 +63,7 @@ class OrgActor:
     principal: Principal
     organisation_id: str
     role: Role  # effective role inside the organisation
+    org: OrgContext
 
     @property
     def key_id(self) -> str:
@@ -96,23 +108,37 @@ async def principal_of(request: Request) -> Principal:
 
 
 async def _lookup(request: Request, key: str) -> Principal:
-    from app.organisations.models import ApiKey
+    from app.organisations.models import ApiKey, Organisation
 
     parts = key.split("_")
     if len(parts) < 3 or parts[0] != "sf":
         raise _unauthenticated("the API key is malformed")
     # A short session of its own: the use case's write transaction must not start as a reader.
+    # One query: the key and, for an organisation key, its organisation's nation and clock.
     async with request.app.state.sessionmaker() as session:
         row = (
             await session.execute(
-                select(
-                    ApiKey.id, ApiKey.key_hash, ApiKey.role, ApiKey.organisation_id, ApiKey.revoked_at
-                ).where(ApiKey.prefix == parts[1])
+                _with_org_context(
+                    select(ApiKey.id, ApiKey.key_hash, ApiKey.role, ApiKey.organisation_id, ApiKey.revoked_at)
+                    .outerjoin(Organisation, Organisation.id == ApiKey.organisation_id)
+                    .where(ApiKey.prefix == parts[1])
+                )
             )
         ).first()
     if row is None or not hmac.compare_digest(row.key_hash, hash_key(key)) or row.revoked_at is not None:
         raise _unauthenticated("the API key is unknown or revoked")
-    return Principal(key_id=row.id, role=Role(row.role), organisation_id=row.organisation_id)
+    org = OrgContext(row.nation, row.test_clock_id, row.frozen_time) if row.organisation_id else None
+    return Principal(key_id=row.id, role=Role(row.role), organisation_id=row.organisation_id, org=org)
+
+
+def _with_org_context(stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """Add the organisation's nation and its test clock's time to a query already joined to it."""
+    from app.deadlines.models import TestClock
+    from app.organisations.models import Organisation
+
+    return stmt.add_columns(Organisation.nation, Organisation.test_clock_id, TestClock.frozen_time).outerjoin(
+        TestClock, TestClock.id == Organisation.test_clock_id
+    )
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
@@ -128,8 +154,8 @@ PlatformPrincipal = Annotated[Principal, Depends(platform_principal)]
 
 
 async def org_actor(request: Request, principal: Authenticated) -> OrgActor:
-    if principal.organisation_id is not None:
-        return OrgActor(principal, principal.organisation_id, principal.role)
+    if principal.organisation_id is not None and principal.org is not None:
+        return OrgActor(principal, principal.organisation_id, principal.role, principal.org)
     acting_for = request.headers.get(ORGANISATION_HEADER)
     if not acting_for:
         raise ProblemError(
@@ -140,9 +166,16 @@ async def org_actor(request: Request, principal: Authenticated) -> OrgActor:
     from app.organisations.models import Organisation
 
     async with request.app.state.sessionmaker() as session:
-        if await session.get(Organisation, acting_for) is None:
-            raise NotFound("organisation")
-    return OrgActor(principal, acting_for, Role.admin)
+        row = (
+            await session.execute(
+                _with_org_context(select(Organisation.id).select_from(Organisation)).where(
+                    Organisation.id == acting_for
+                )
+            )
+        ).first()
+    if row is None:
+        raise NotFound("organisation")
+    return OrgActor(principal, acting_for, Role.admin, OrgContext(row.nation, row.test_clock_id, row.frozen_time))
 
 
 def require_role(minimum: Role) -> object:

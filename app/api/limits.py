@@ -71,8 +71,6 @@ class BodyLimitMiddleware:
         return f"the request body is larger than {self.max_bytes} bytes"
 
     @staticmethod
-    async def _reject(
-        scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str
-    ) -> None:
+    async def _reject(scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str) -> None:
         response = problem_response(None, status, code, detail)
         await response(scope, receive, send)

@@ -195,7 +195,4 @@ def install(app: FastAPI) -> None:
 #: OpenAPI `responses=` entries for the problems a route can answer.
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     schema = {"$ref": "#/components/schemas/Problem"}
-    return {
-        s: {"description": HTTPStatus(s).phrase, "content": {PROBLEM_JSON: {"schema": schema}}}
-        for s in statuses
-    }
+    return {s: {"description": HTTPStatus(s).phrase, "content": {PROBLEM_JSON: {"schema": schema}}} for s in statuses}

@@ -8,12 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 
-from app.api.auth import OrgActor
+from app.api.auth import OrgActor, org_actor
 from app.api.cursors import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor
 from app.api.etags import IfMatch, parse_if_match
 from app.api.idempotency import ApiRoute
 from app.api.problems import problem_responses
 from app.audit.schemas import Actor
+from app.calendar import Nation
+from app.cases import Context
 from app.rules.book import RuleBook
 
 
@@ -27,9 +29,7 @@ def v1_router(tag: str) -> APIRouter:
 
 
 def _cursor(
-    cursor: Annotated[
-        str | None, Query(description="opaque cursor from a previous page's next_cursor")
-    ] = None,
+    cursor: Annotated[str | None, Query(description="opaque cursor from a previous page's next_cursor")] = None,
 ) -> dict[str, Any] | None:
     return decode_cursor(cursor)
 
@@ -57,7 +57,10 @@ def _optional_if_match(
 OptionalIfMatch = Annotated[IfMatch | None, Depends(_optional_if_match)]
 
 
-def _now(request: Request) -> datetime:
+def _now(request: Request, actor: Annotated[OrgActor, Depends(org_actor)]) -> datetime:
+    """The organisation's time: its test clock's frozen time in the sandbox, else the service clock."""
+    if actor.org.clock_time is not None:
+        return actor.org.clock_time
     now: datetime = request.app.state.clock.now()
     return now
 
@@ -88,3 +91,8 @@ def action_body(payloads: dict[str, type[BaseModel]]) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"oneOf": refs}}},
         }
     }
+
+
+def context(actor: OrgActor, now: datetime, book: RuleBook) -> Context:
+    """The use-case context of an organisation-scoped request."""
+    return Context(actor.organisation_id, actor_of(actor), now, book, Nation(actor.org.nation), actor.org.clock_id)

@@ -20,7 +20,7 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("organisation_id", "seq"),
-        Index("ix_events_subject", "subject_id", "seq"),
+        Index("ix_events_case", "case_id", "seq"),
     )
 
     id: Mapped[str] = mapped_column(String(48), primary_key=True)
@@ -29,6 +29,8 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(60))
     subject_type: Mapped[str] = mapped_column(String(20))
     subject_id: Mapped[str] = mapped_column(String(48))
+    # The hire or licence whose story this event is part of (a hire's deadlines and obligations too).
+    case_id: Mapped[str | None] = mapped_column(String(48))
     action: Mapped[str | None] = mapped_column(String(40))
     from_state: Mapped[str | None] = mapped_column(String(30))
     to_state: Mapped[str | None] = mapped_column(String(30))

@@ -10,9 +10,7 @@ router = v1_router("events")
 
 
 @router.get("/events")
-async def list_events(
-    session: Session, actor: Viewer, cursor: Cursor, limit: Limit = DefaultLimit
-) -> EventFeed:
+async def list_events(session: Session, actor: Viewer, cursor: Cursor, limit: Limit = DefaultLimit) -> EventFeed:
     """The organisation's event feed, oldest first. Poll with `cursor=next_cursor` to receive only
     newer events: a frontend can use this instead of webhooks."""
     return await service.feed(session, actor.organisation_id, cursor, limit)

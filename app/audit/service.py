@@ -28,6 +28,11 @@ class EventDraft:
     from_state: str | None = None
     to_state: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    case_id: str | None = None  # defaults to the subject when it is a hire or a licence
+
+    @property
+    def case(self) -> str | None:
+        return self.case_id or (self.subject_id if self.subject_type in {"hire", "licence"} else None)
 
 
 SYSTEM = Actor(type="system")
@@ -57,6 +62,7 @@ async def record(
             type=draft.type,
             subject_type=draft.subject_type,
             subject_id=draft.subject_id,
+            case_id=draft.case,
             action=draft.action,
             from_state=draft.from_state,
             to_state=draft.to_state,
@@ -106,7 +112,7 @@ async def feed(
     organisation_id: str,
     cursor: dict[str, Any] | None,
     limit: int,
-    subject_id: str | None = None,
+    case_id: str | None = None,
 ) -> EventFeed:
     after = int(cursor_field(cursor, "seq") or 0)
     stmt = (
@@ -115,8 +121,8 @@ async def feed(
         .order_by(Event.seq)
         .limit(limit + 1)
     )
-    if subject_id is not None:
-        stmt = stmt.where(Event.subject_id == subject_id)
+    if case_id is not None:
+        stmt = stmt.where(Event.case_id == case_id)
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
     kept = rows[:limit]

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import Body, Query, Response
 
 from app import cases
-from app.api.auth import HR, Viewer
+from app.api.auth import HR, OrgActor, Viewer
 from app.api.cursors import Page
 from app.api.etags import etag
 from app.api.problems import problem_responses
@@ -18,7 +18,7 @@ from app.api.routing import (
     Now,
     RequiredIfMatch,
     action_body,
-    actor_of,
+    context,
     v1_router,
 )
 from app.audit import service as audit
@@ -26,12 +26,13 @@ from app.audit.schemas import EventFeed
 from app.db.session import Session
 from app.hires import service
 from app.hires.schemas import ACTION_PAYLOADS, HireCreate, HireOut, HireUpdate
+from app.rules.book import RuleBook
 
 router = v1_router("hires")
 
 
-def _ctx(actor: Any, now: datetime, book: Any) -> service.Context:
-    return service.Context(actor.organisation_id, actor_of(actor), now, book)
+def _ctx(actor: OrgActor, now: datetime, book: RuleBook) -> cases.Context:
+    return context(actor, now, book)
 
 
 def _tagged(response: Response, hire: HireOut) -> HireOut:
@@ -74,17 +75,13 @@ async def list_hires(
         start_date_to=start_date_to,
         updated_since=updated_since,
     )
-    return await service.list_hires(
-        session, actor.organisation_id, filters, cursor, limit, cases.uk_today(now)
-    )
+    return await service.list_hires(session, actor.organisation_id, filters, cursor, limit, cases.uk_today(now))
 
 
 @router.get("/hires/{hire_id}")
 async def get_hire(hire_id: str, response: Response, session: Session, actor: Viewer, now: Now) -> HireOut:
     """A case with its state, version (also the ETag), the actions allowed now and open deadlines."""
-    return _tagged(
-        response, await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now))
-    )
+    return _tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now)))
 
 
 @router.patch("/hires/{hire_id}", responses=problem_responses(409, 412, 428))
@@ -100,9 +97,7 @@ async def update_hire(
 ) -> HireOut:
     """Correct a case's details where that is lawful for its state (all of them before a CoS; contact
     details and the start date while the CoS and visa are in process; afterwards use the actions)."""
-    return _tagged(
-        response, await service.update_hire(session, _ctx(actor, now, book), hire_id, body, if_match)
-    )
+    return _tagged(response, await service.update_hire(session, _ctx(actor, now, book), hire_id, body, if_match))
 
 
 @router.post(
@@ -133,4 +128,4 @@ async def list_hire_events(
 ) -> EventFeed:
     """The case's audit trail, oldest first: who did what, from which state to which, and when."""
     await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now))
-    return await audit.feed(session, actor.organisation_id, cursor, limit, subject_id=hire_id)
+    return await audit.feed(session, actor.organisation_id, cursor, limit, case_id=hire_id)

@@ -42,9 +42,7 @@ class HireFields(_Strict):
     held_skilled_worker_permission_before_2025_07_22: bool | None = Field(
         default=None, description="transitional protection for RQF 3 to 5 occupations"
     )
-    first_sponsored_before_2024_04_04: bool | None = Field(
-        default=None, description="the lower-rate salary cohort"
-    )
+    first_sponsored_before_2024_04_04: bool | None = Field(default=None, description="the lower-rate salary cohort")
     job_title: str | None = Field(default=None, max_length=200)
     soc_code: SocCode | None = None
     hris_job_code: str | None = Field(
@@ -53,13 +51,9 @@ class HireFields(_Strict):
     salary: Money | None = Field(default=None, description="annual gross salary in GBP")
     weekly_hours: Hours | None = None
     salary_option: SalaryOption | None = None
-    start_date: date | None = Field(
-        default=None, description="planned first day of work (the CoS start date)"
-    )
+    start_date: date | None = Field(default=None, description="planned first day of work (the CoS start date)")
     work_location: str | None = Field(default=None, max_length=200)
-    work_nation: Nation | None = Field(
-        default=None, description="its bank holidays count for worker deadlines"
-    )
+    work_nation: Nation | None = Field(default=None, description="its bank holidays count for worker deadlines")
 
 
 class HireCreate(HireFields):
@@ -155,9 +149,7 @@ class RefusalPayload(_Strict):
 
 class AssignCos(_Strict):
     cos_reference: CosReference
-    assigned_on: date | None = Field(
-        default=None, description="defaults to today; the rules apply by this date"
-    )
+    assigned_on: date | None = Field(default=None, description="defaults to today; the rules apply by this date")
 
 
 class VisaService(StrEnum):
@@ -182,9 +174,7 @@ class RtwMethod(StrEnum):
     idsp = "idsp"
 
 
-ShareCode = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9]{9}$", to_upper=True, strip_whitespace=True)
-]
+ShareCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{9}$", to_upper=True, strip_whitespace=True)]
 
 
 class CompleteRtwCheck(_Strict):
@@ -246,9 +236,7 @@ class ChangeWorkLocation(_Strict):
 
 
 class RecordRtwFollowUp(CompleteRtwCheck):
-    new_permission_end_date: date | None = Field(
-        default=None, description="when the worker's new permission ends"
-    )
+    new_permission_end_date: date | None = Field(default=None, description="when the worker's new permission ends")
 
 
 ACTION_PAYLOADS: dict[str, type[BaseModel]] = {

@@ -22,9 +22,12 @@ from app.api.cursors import Page, cursor_field, page_of
 from app.api.etags import IfMatch
 from app.api.problems import Conflict, NotFound, ProblemError, Reason
 from app.audit import service as audit
-from app.audit.schemas import Actor
-from app.audit.service import SYSTEM, EventDraft
+from app.audit.service import EventDraft
+from app.calendar import Nation
 from app.db.transactions import for_update, read_transaction, write_transaction
+from app.deadlines import service as deadlines
+from app.deadlines.models import Deadline
+from app.deadlines.policy import Anchor
 from app.hires import eligibility
 from app.hires.models import Hire
 from app.hires.schemas import (
@@ -34,12 +37,14 @@ from app.hires.schemas import (
     ChangeSalary,
     ChangeWorkLocation,
     CompleteRtwCheck,
+    DeadlineSummary,
     EndSponsorship,
     GrantCos,
     GrantVisa,
     HireCreate,
     HireOut,
     HireUpdate,
+    ObligationSummary,
     RequestCos,
     StartEmployment,
     SubmitVisaApplication,
@@ -47,7 +52,8 @@ from app.hires.schemas import (
 from app.ids import new_id
 from app.job_mappings.service import soc_for_job_code
 from app.licences.models import CosAllocation, Licence
-from app.rules.book import RuleBook
+from app.obligations import service as obligations
+from app.obligations.models import Obligation
 from app.workflow import HIRE, Facts, GuardInput, available_actions
 from app.workflow.schemas import AvailableActionOut, ReasonOut
 
@@ -59,20 +65,7 @@ _IN_PROCESS_STATES = frozenset(
 _ALWAYS_EDITABLE = frozenset({"email", "external_id"})
 _IN_PROCESS_EDITABLE = _ALWAYS_EDITABLE | {"start_date", "date_of_birth", "nationality"}
 _BEFORE_VISA_APPLICATION = frozenset({"cos_assigned"})  # an undefined CoS withdrawn here goes back
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who acts and when, with the rules in force: what every hire use case needs besides its input."""
-
-    organisation_id: str
-    actor: Actor
-    now: datetime
-    book: RuleBook
-
-    @property
-    def today(self) -> date:
-        return cases.uk_today(self.now)
+_ANCHOR_FIELDS = frozenset({"start_date", "inside_uk", "work_nation"})  # dates and calendars deadlines count by
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -83,27 +76,41 @@ async def _licence_and_allocation(
 ) -> tuple[Licence | None, CosAllocation | None]:
     stmt = select(Licence).where(Licence.organisation_id == organisation_id, Licence.is_current.is_(True))
     # A share lock keeps the licence from changing between the guard's check and our commit.
-    licence = (
-        await session.execute(stmt.with_for_update(read=True) if lock_licence else stmt)
-    ).scalar_one_or_none()
+    licence = (await session.execute(stmt.with_for_update(read=True) if lock_licence else stmt)).scalar_one_or_none()
     allocation = (
         await session.execute(select(CosAllocation).where(CosAllocation.organisation_id == organisation_id))
     ).scalar_one_or_none()
     return licence, allocation
 
 
-def _facts(hire: Hire, licence: Licence | None, allocation: CosAllocation | None, today: date) -> Facts:
+def _facts(
+    hire: Hire, licence: Licence | None, allocation: CosAllocation | None, today: date, open_obligations: int = 0
+) -> Facts:
     return Facts(
         today=today,
         licence_state=licence.state if licence else None,
         undefined_cos_remaining=None if allocation is None else max(allocation.granted - allocation.used, 0),
         eligibility_status="eligible" if hire.eligibility_status == "eligible" else hire.eligibility_status,
         eligibility_reasons=eligibility.blocking_reasons(hire),
-        open_obligations=0,
+        open_obligations=open_obligations,
     )
 
 
-def view(hire: Hire, facts: Facts) -> HireOut:
+@dataclass(frozen=True)
+class Summaries:
+    deadlines: dict[str, list[Deadline]]
+    obligations: dict[str, list[Obligation]]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, hire_ids: list[str]) -> Summaries:
+        return cls(await deadlines.open_for(session, hire_ids), await obligations.open_for(session, hire_ids))
+
+    def of(self, hire: Hire, licence: Licence | None, allocation: CosAllocation | None, today: date) -> HireOut:
+        owed = self.obligations.get(hire.id, [])
+        return view(hire, _facts(hire, licence, allocation, today, len(owed)), self.deadlines.get(hire.id, []), owed)
+
+
+def view(hire: Hire, facts: Facts, open_deadlines: list[Deadline], open_obligations: list[Obligation]) -> HireOut:
     actions = available_actions(HIRE, hire, GuardInput(hire, facts))
     return HireOut(
         **{name: getattr(hire, name) for name in HireOut.model_fields if hasattr(Hire, name)},
@@ -115,8 +122,13 @@ def view(hire: Hire, facts: Facts) -> HireOut:
             )
             for a in actions
         ],
-        open_deadlines=[],
-        open_obligations=[],
+        open_deadlines=[
+            DeadlineSummary(id=d.id, kind=d.kind, status=d.status, due_at=d.due_at, warn_at=d.warn_at)
+            for d in open_deadlines
+        ],
+        open_obligations=[
+            ObligationSummary(id=o.id, kind=o.kind, status=o.status, due_on=o.due_on) for o in open_obligations
+        ],
     )
 
 
@@ -124,13 +136,11 @@ async def get_hire(session: AsyncSession, organisation_id: str, hire_id: str, to
     async with read_transaction(session):
         hire = await _find(session, organisation_id, hire_id)
         licence, allocation = await _licence_and_allocation(session, organisation_id)
-        return view(hire, _facts(hire, licence, allocation, today))
+        return (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, today)
 
 
 async def _find(session: AsyncSession, organisation_id: str, hire_id: str, *, lock: bool = False) -> Hire:
-    stmt = select(Hire).where(
-        Hire.id == hire_id, Hire.organisation_id == organisation_id
-    )
+    stmt = select(Hire).where(Hire.id == hire_id, Hire.organisation_id == organisation_id)
     hire = (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
     if hire is None:
         raise NotFound("hire")
@@ -177,15 +187,14 @@ async def list_hires(
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
         licence, allocation = await _licence_and_allocation(session, organisation_id)
-    return page_of(
-        rows, limit, lambda h: view(h, _facts(h, licence, allocation, today)), lambda h: {"id": h.id}
-    )
+        summaries = await Summaries.load(session, [h.id for h in rows[:limit]])
+    return page_of(rows, limit, lambda h: summaries.of(h, licence, allocation, today), lambda h: {"id": h.id})
 
 
 # --- writes ---------------------------------------------------------------------------------------
 
 
-async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> HireOut:
+async def create_hire(session: AsyncSession, ctx: cases.Context, data: HireCreate) -> HireOut:
     values = data.model_dump(exclude_unset=True, exclude_none=True)
     async with write_transaction(session):
         licence, allocation = await _licence_and_allocation(session, ctx.organisation_id, lock_licence=True)
@@ -220,11 +229,11 @@ async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> 
             ],
             ctx.now,
         )
-        return view(hire, _facts(hire, licence, allocation, ctx.today))
+        return view(hire, _facts(hire, licence, allocation, ctx.today), [], [])
 
 
 async def update_hire(
-    session: AsyncSession, ctx: Context, hire_id: str, data: HireUpdate, if_match: IfMatch
+    session: AsyncSession, ctx: cases.Context, hire_id: str, data: HireUpdate, if_match: IfMatch
 ) -> HireOut:
     changes = data.model_dump(exclude_unset=True)
     async with write_transaction(session):
@@ -256,14 +265,10 @@ async def update_hire(
             session,
             ctx.organisation_id,
             ctx.actor,
-            [
-                EventDraft(
-                    "hire.updated", "hire", hire.id, data=data.model_dump(mode="json", exclude_unset=True)
-                )
-            ],
+            [EventDraft("hire.updated", "hire", hire.id, data=data.model_dump(mode="json", exclude_unset=True))],
             ctx.now,
         )
-        return view(hire, _facts(hire, licence, allocation, ctx.today))
+        return (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
 
 
 def _editable(state: str) -> frozenset[str]:
@@ -282,7 +287,7 @@ async def _flush_unique(session: AsyncSession, hire: Hire) -> None:
         ) from exc
 
 
-async def _assess(session: AsyncSession, ctx: Context, hire: Hire) -> None:
+async def _assess(session: AsyncSession, ctx: cases.Context, hire: Hire) -> None:
     unmapped = None
     if hire.hris_job_code and hire.soc_code is None:
         hire.soc_code = await soc_for_job_code(session, ctx.organisation_id, hire.hris_job_code)
@@ -292,7 +297,7 @@ async def _assess(session: AsyncSession, ctx: Context, hire: Hire) -> None:
 
 async def apply_action(
     session: AsyncSession,
-    ctx: Context,
+    ctx: cases.Context,
     hire_id: str,
     action: str,
     raw_payload: dict[str, Any] | None,
@@ -304,14 +309,14 @@ async def apply_action(
         hire = await _find(session, ctx.organisation_id, hire_id, lock=True)
         if_match.check(hire.version)
         licence, allocation = await _licence_and_allocation(session, ctx.organisation_id, lock_licence=True)
-        event = await _act(session, ctx, hire, action, payload, licence, allocation, by_system=False)
-        await audit.record(session, ctx.organisation_id, ctx.actor, [event], ctx.now)
-        return view(hire, _facts(hire, licence, allocation, ctx.today))
+        events = await _act(session, ctx, hire, action, payload, licence, allocation, by_system=False)
+        await audit.record(session, ctx.organisation_id, ctx.actor, events, ctx.now)
+        return (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
 
 
 async def _act(
     session: AsyncSession,
-    ctx: Context,
+    ctx: cases.Context,
     hire: Hire,
     action: str,
     payload: BaseModel,
@@ -319,33 +324,94 @@ async def _act(
     allocation: CosAllocation | None,
     *,
     by_system: bool,
-) -> EventDraft:
-    """Run one action on a locked case and apply its effects; the caller records the event."""
+) -> list[EventDraft]:
+    """Run one action on a locked case and apply its effects; the caller records the events."""
     if isinstance(payload, AssignCos):
         # The rules apply by the CoS assignment date, which this action fixes.
         hire.cos_assigned_on = payload.assigned_on or ctx.today
         eligibility.assess(hire, ctx.book, ctx.today)
-    facts = _facts(hire, licence, allocation, ctx.today)
-    applied = cases.run(
-        HIRE, hire, action, GuardInput(hire, facts, payload.model_dump()), by_system=by_system
-    )
+    facts = _facts(hire, licence, allocation, ctx.today, await obligations.count_open(session, hire.id))
+    applied = cases.run(HIRE, hire, action, GuardInput(hire, facts, payload.model_dump()), by_system=by_system)
     _record(hire, applied.from_state, payload, ctx.today)
     if applied.action == "assign_cos" and applied.from_state == "draft":
         assert allocation is not None  # the undefined_cos_left guard refused otherwise
         await session.execute(for_update(select(CosAllocation).where(CosAllocation.id == allocation.id)))
         allocation.used += 1
         hire.uses_allocation = True
-    if (
-        applied.action == "withdraw"
-        and hire.uses_allocation
-        and applied.from_state in _BEFORE_VISA_APPLICATION
-    ):
+    if applied.action == "withdraw" and hire.uses_allocation and applied.from_state in _BEFORE_VISA_APPLICATION:
         if allocation is not None:
             allocation.used = max(allocation.used - 1, 0)
         hire.uses_allocation = False
     hire.version += 1
     hire.updated_at = ctx.now
-    return cases.transition_event("hire", hire.id, applied, payload)
+    events = [cases.transition_event("hire", hire.id, applied, payload)]
+    if applied.settled:
+        await deadlines.settle(session, hire.id, applied.settled, ctx.now)
+    if applied.armed:
+        _arm(session, ctx, hire, applied.armed)
+    if applied.opens_obligation:
+        _, opened = deadlines.open_obligation(
+            session,
+            applied.opens_obligation,
+            _trigger_date(payload, hire, ctx.today),
+            _worker_nation(ctx, hire),
+            ctx.book,
+            organisation_id=ctx.organisation_id,
+            clock_id=ctx.clock_id,
+            hire_id=hire.id,
+            details={"action": applied.action, **payload.model_dump(mode="json", exclude_none=True)},
+            now=ctx.now,
+        )
+        events.append(opened)
+    return events
+
+
+def _worker_nation(ctx: cases.Context, hire: Hire) -> Nation:
+    """Worker deadlines count the work location's bank holidays; until it is known, the sponsor's."""
+    return Nation(hire.work_nation) if hire.work_nation else ctx.sponsor_nation
+
+
+def anchor_for(hire: Hire, today: date, nation: Nation) -> Anchor:
+    return Anchor(
+        today=today,
+        nation=nation,
+        start_date=hire.start_date,
+        cos_granted_on=hire.cos_granted_on,
+        cos_assigned_on=hire.cos_assigned_on,
+        visa_applied_on=hire.visa_applied_on,
+        visa_service=hire.visa_service,
+        inside_uk=hire.inside_uk,
+        permission_start_date=hire.permission_start_date,
+        permission_end_date=hire.permission_end_date,
+        permission_notified_on=hire.visa_granted_on,
+        ended_on=hire.ended_on,
+    )
+
+
+def _arm(session: AsyncSession, ctx: cases.Context, hire: Hire, kinds: Sequence[str]) -> None:
+    deadlines.arm(
+        session,
+        kinds,
+        anchor_for(hire, ctx.today, _worker_nation(ctx, hire)),
+        ctx.book,
+        organisation_id=ctx.organisation_id,
+        clock_id=ctx.clock_id,
+        subject_type="hire",
+        subject_id=hire.id,
+        now=ctx.now,
+    )
+
+
+#: The payload date each reportable event counts from (facts §5.1); otherwise the day it is recorded.
+_TRIGGER_FIELDS = ("ended_on", "absence_start_date", "leave_start_date", "effective_date")
+
+
+def _trigger_date(payload: BaseModel, hire: Hire, today: date) -> date:
+    for name in _TRIGGER_FIELDS:
+        value = getattr(payload, name, None)
+        if isinstance(value, date):
+            return value
+    return today
 
 
 def _record(hire: Hire, from_state: str, payload: BaseModel, today: date) -> None:
@@ -393,49 +459,43 @@ def _record(hire: Hire, from_state: str, payload: BaseModel, today: date) -> Non
 # --- cascades from the licence (design §2.1) ------------------------------------------------------
 
 
-async def release_waiting(
-    session: AsyncSession, organisation_id: str, now: datetime, book: RuleBook
-) -> list[EventDraft]:
+async def release_waiting(session: AsyncSession, ctx: cases.Context) -> list[EventDraft]:
     """The licence became active: every hire waiting for it moves on to draft."""
-    return await _cascade(session, organisation_id, ("awaiting_licence",), "licence_activated", {}, now, book)
+    return await _cascade(session, ctx, ("awaiting_licence",), "licence_activated", {})
 
 
-async def end_all_sponsorship(
-    session: AsyncSession, organisation_id: str, reason: str, on: date, now: datetime, book: RuleBook
-) -> list[EventDraft]:
+async def end_all_sponsorship(session: AsyncSession, ctx: cases.Context, reason: str, on: date) -> list[EventDraft]:
     """Revocation or surrender: pre-employment cases are withdrawn, workers' sponsorship ends."""
     before = [s for s in HIRE.find_action("withdraw").sources if s != "rtw_verified"]  # type: ignore[union-attr]
-    events = await _cascade(session, organisation_id, before, "withdraw", {"reason": reason}, now, book)
+    events = await _cascade(session, ctx, before, "withdraw", {"reason": reason})
     events += await _cascade(
-        session,
-        organisation_id,
-        ("rtw_verified", "employed"),
-        "end_sponsorship",
-        {"ended_on": on.isoformat(), "reason": reason},
-        now,
-        book,
+        session, ctx, ("rtw_verified", "employed"), "end_sponsorship", {"ended_on": on.isoformat(), "reason": reason}
     )
     return events
 
 
 async def _cascade(
-    session: AsyncSession,
-    organisation_id: str,
-    states: Sequence[str],
-    action: str,
-    raw: dict[str, Any],
-    now: datetime,
-    book: RuleBook,
+    session: AsyncSession, ctx: cases.Context, states: Sequence[str], action: str, raw: dict[str, Any]
 ) -> list[EventDraft]:
-    hires = (
-        await session.execute(
-            for_update(select(Hire).where(Hire.organisation_id == organisation_id, Hire.state.in_(states)))
-        )
-    ).scalars()
-    licence, allocation = await _licence_and_allocation(session, organisation_id)
-    ctx = Context(organisation_id, SYSTEM, now, book)
+    hires = list(
+        (
+            await session.execute(
+                for_update(select(Hire).where(Hire.organisation_id == ctx.organisation_id, Hire.state.in_(states)))
+            )
+        ).scalars()
+    )
+    licence, allocation = await _licence_and_allocation(session, ctx.organisation_id)
     payload = ACTION_PAYLOADS[action].model_validate(raw) if action in ACTION_PAYLOADS else _Empty()
-    return [await _act(session, ctx, h, action, payload, licence, allocation, by_system=True) for h in hires]
+    events: list[EventDraft] = []
+    for hire in hires:
+        events += await _act(session, ctx, hire, action, payload, licence, allocation, by_system=True)
+    return events
+
+
+async def fire_system_action(session: AsyncSession, ctx: cases.Context, hire: Hire, action: str) -> list[EventDraft]:
+    """A deadline's breach fires a system action (`expire_cos`) on a case the caller has locked."""
+    licence, allocation = await _licence_and_allocation(session, ctx.organisation_id)
+    return await _act(session, ctx, hire, action, _Empty(), licence, allocation, by_system=True)
 
 
 class _Empty(BaseModel):

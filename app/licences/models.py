@@ -24,9 +24,7 @@ class Licence(Base):
     )
 
     id: Mapped[str] = mapped_column(String(48), primary_key=True)
-    organisation_id: Mapped[str] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     is_current: Mapped[bool] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer)
@@ -45,9 +43,7 @@ class CosAllocation(Base):
     __tablename__ = "cos_allocations"
 
     id: Mapped[str] = mapped_column(String(48), primary_key=True)
-    organisation_id: Mapped[str] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), unique=True
-    )
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), unique=True)
     year_start: Mapped[date] = mapped_column(Date)
     year_end: Mapped[date] = mapped_column(Date)
     granted: Mapped[int] = mapped_column(Integer)

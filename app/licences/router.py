@@ -7,7 +7,7 @@ from fastapi import Body, Response
 from app.api.auth import Admin, Viewer
 from app.api.etags import etag
 from app.api.problems import problem_responses
-from app.api.routing import Book, Now, OptionalIfMatch, RequiredIfMatch, action_body, actor_of, v1_router
+from app.api.routing import Book, Now, OptionalIfMatch, RequiredIfMatch, action_body, actor_of, context, v1_router
 from app.db.session import Session
 from app.licences import service
 from app.licences.schemas import LICENCE_ACTION_PAYLOADS, AllocationIn, AllocationOut, LicenceOut
@@ -21,9 +21,7 @@ def _tagged(response: Response, licence: LicenceOut) -> LicenceOut:
 
 
 @router.post("/licence", status_code=201, responses=problem_responses(409))
-async def create_licence_application(
-    response: Response, session: Session, actor: Admin, now: Now
-) -> LicenceOut:
+async def create_licence_application(response: Response, session: Session, actor: Admin, now: Now) -> LicenceOut:
     """Start the organisation's sponsor licence application (in `draft`). Allowed when there is no
     current licence, or the current one was refused, revoked or surrendered."""
     licence = await service.create_application(session, actor.organisation_id, actor_of(actor), now)
@@ -54,9 +52,7 @@ async def apply_licence_action(
 ) -> LicenceOut:
     """Record what UKVI decided or the sponsor did. Entering `active` moves hires waiting for the licence
     to `draft`; revocation or surrender withdraws pre-employment cases and ends sponsored employment."""
-    licence = await service.apply_action(
-        session, actor.organisation_id, action, body, if_match, actor_of(actor), now, book
-    )
+    licence = await service.apply_action(session, context(actor, now, book), action, body, if_match)
     return _tagged(response, service.view(licence, now))
 
 
@@ -79,8 +75,6 @@ async def set_cos_allocation(
 ) -> AllocationOut:
     """Record the allocation the SMS shows. Changing an existing one needs If-Match; a new allocation
     year starts the used count from zero."""
-    allocation = await service.set_allocation(
-        session, actor.organisation_id, body, if_match, actor_of(actor), now
-    )
+    allocation = await service.set_allocation(session, actor.organisation_id, body, if_match, actor_of(actor), now)
     response.headers["ETag"] = etag(allocation.version)
     return service.allocation_view(allocation)

@@ -15,6 +15,8 @@ from app.audit import service as audit
 from app.audit.schemas import Actor
 from app.audit.service import SYSTEM, EventDraft
 from app.db.transactions import for_update, read_transaction, write_transaction
+from app.deadlines import service as deadlines
+from app.deadlines.policy import Anchor
 from app.hires import service as hires
 from app.ids import new_id
 from app.licences.models import CosAllocation, Licence
@@ -26,7 +28,6 @@ from app.licences.schemas import (
     LicenceOut,
     Submit,
 )
-from app.rules.book import RuleBook
 from app.workflow import LICENCE, Facts, GuardInput, available_actions
 from app.workflow.schemas import AvailableActionOut, ReasonOut
 
@@ -58,16 +59,12 @@ def view(licence: Licence, now: datetime) -> LicenceOut:
     )
 
 
-async def current_licence(
-    session: AsyncSession, organisation_id: str, *, lock: bool = False
-) -> Licence | None:
+async def current_licence(session: AsyncSession, organisation_id: str, *, lock: bool = False) -> Licence | None:
     stmt = select(Licence).where(Licence.organisation_id == organisation_id, Licence.is_current.is_(True))
     return (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
 
 
-async def create_application(
-    session: AsyncSession, organisation_id: str, actor: Actor, now: datetime
-) -> Licence:
+async def create_application(session: AsyncSession, organisation_id: str, actor: Actor, now: datetime) -> Licence:
     async with write_transaction(session):
         existing = await current_licence(session, organisation_id, lock=True)
         if existing is not None:
@@ -109,18 +106,11 @@ async def get_licence(session: AsyncSession, organisation_id: str) -> Licence:
 
 
 async def apply_action(
-    session: AsyncSession,
-    organisation_id: str,
-    action: str,
-    raw_payload: dict[str, object] | None,
-    if_match: IfMatch,
-    actor: Actor,
-    now: datetime,
-    book: RuleBook,
+    session: AsyncSession, ctx: cases.Context, action: str, raw_payload: dict[str, object] | None, if_match: IfMatch
 ) -> Licence:
     cases.check_action_exists(LICENCE, action)
     payload = cases.parse_payload(LICENCE_ACTION_PAYLOADS[action], raw_payload)
-    today = cases.uk_today(now)
+    organisation_id, now, today = ctx.organisation_id, ctx.now, ctx.today
     async with write_transaction(session):
         licence = await current_licence(session, organisation_id, lock=True)
         if licence is None:
@@ -137,12 +127,25 @@ async def apply_action(
         licence.version += 1
         licence.updated_at = now
         events = [cases.transition_event("licence", licence.id, applied, payload)]
-        if applied.to_state != applied.from_state:
-            licence.state_changed_on = _effective(payload, today)
-            events += await _cascade(
-                session, licence, applied.to_state, _effective(payload, today), now, book
+        effective = _effective(payload, today)
+        if applied.settled:
+            await deadlines.settle(session, licence.id, applied.settled, now)
+        if applied.armed:
+            deadlines.arm(
+                session,
+                applied.armed,
+                Anchor(today=effective, nation=ctx.sponsor_nation, licence_priority=licence.priority_service),
+                ctx.book,
+                organisation_id=organisation_id,
+                clock_id=ctx.clock_id,
+                subject_type="licence",
+                subject_id=licence.id,
+                now=now,
             )
-        await audit.record(session, organisation_id, actor, events[:1], now)
+        if applied.to_state != applied.from_state:
+            licence.state_changed_on = effective
+            events += await _cascade(session, ctx, applied.to_state, effective)
+        await audit.record(session, organisation_id, ctx.actor, events[:1], now)
         await audit.record(session, organisation_id, SYSTEM, events[1:], now)
     return licence
 
@@ -162,20 +165,13 @@ def _record_payload(licence: Licence, action: str, payload: BaseModel, today: da
         licence.decided_on = _effective(payload, today)
 
 
-async def _cascade(
-    session: AsyncSession, licence: Licence, to_state: str, effective: date, now: datetime, book: RuleBook
-) -> list[EventDraft]:
+async def _cascade(session: AsyncSession, ctx: cases.Context, to_state: str, effective: date) -> list[EventDraft]:
     """Design §2.1: entering `active` releases waiting hires; revocation or surrender ends sponsorship."""
     if to_state == "active":
-        return await hires.release_waiting(session, licence.organisation_id, now, book)
+        return await hires.release_waiting(session, ctx.as_system())
     if to_state in _ENDS_SPONSORSHIP:
         return await hires.end_all_sponsorship(
-            session,
-            licence.organisation_id,
-            f"sponsor licence {to_state} on {effective}",
-            effective,
-            now,
-            book,
+            session, ctx.as_system(), f"sponsor licence {to_state} on {effective}", effective
         )
     return []
 
@@ -203,9 +199,7 @@ async def get_allocation(session: AsyncSession, organisation_id: str) -> CosAllo
     return allocation
 
 
-async def _allocation(
-    session: AsyncSession, organisation_id: str, *, lock: bool = False
-) -> CosAllocation | None:
+async def _allocation(session: AsyncSession, organisation_id: str, *, lock: bool = False) -> CosAllocation | None:
     stmt = select(CosAllocation).where(CosAllocation.organisation_id == organisation_id)
     return (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
 

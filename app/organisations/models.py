@@ -20,6 +20,7 @@ class Organisation(Base):
     sponsor_size: Mapped[str] = mapped_column(String(20))
     nation: Mapped[str] = mapped_column(String(30))
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    test_clock_id: Mapped[str | None] = mapped_column(ForeignKey("test_clocks.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The last audit event's sequence number (see app.audit.models.Event.seq).
     event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -31,9 +32,7 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(48), primary_key=True)
-    organisation_id: Mapped[str | None] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     prefix: Mapped[str] = mapped_column(String(16), unique=True)

@@ -81,21 +81,15 @@ async def update_organisation(
 
 
 @router.post("/api-keys", status_code=201)
-async def create_api_key(
-    request: Request, body: ApiKeyCreate, session: Session, actor: Admin
-) -> ApiKeyCreated:
+async def create_api_key(request: Request, body: ApiKeyCreate, session: Session, actor: Admin) -> ApiKeyCreated:
     """Create a key for the organisation. The secret is in this response only."""
     if body.role is Role.platform:
-        raise ProblemError(
-            422, "invalid_role", "platform keys are created from the shell: `sponsorflow keys create`"
-        )
+        raise ProblemError(422, "invalid_role", "platform keys are created from the shell: `sponsorflow keys create`")
     return await service.create_api_key(session, actor.organisation_id, body, actor.key_id, _now(request))
 
 
 @router.get("/api-keys")
-async def list_api_keys(
-    session: Session, actor: Admin, cursor: Cursor, limit: Limit = DefaultLimit
-) -> Page[ApiKeyOut]:
+async def list_api_keys(session: Session, actor: Admin, cursor: Cursor, limit: Limit = DefaultLimit) -> Page[ApiKeyOut]:
     """List the organisation's keys (never their secrets)."""
     return await service.list_api_keys(session, actor.organisation_id, cursor, limit)
 
@@ -103,6 +97,4 @@ async def list_api_keys(
 @router.delete("/api-keys/{key_id}")
 async def revoke_api_key(request: Request, key_id: str, session: Session, actor: Admin) -> ApiKeyOut:
     """Revoke a key at once. Revoking twice is harmless."""
-    return ApiKeyOut.model_validate(
-        await service.revoke_api_key(session, actor.organisation_id, key_id, _now(request))
-    )
+    return ApiKeyOut.model_validate(await service.revoke_api_key(session, actor.organisation_id, key_id, _now(request)))

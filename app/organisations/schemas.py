@@ -15,10 +15,9 @@ class OrganisationCreate(BaseModel):
     sponsor_size: SponsorSize = Field(
         description="small (or charitable) vs medium_large; sets the Immigration Skills Charge rate"
     )
-    nation: Nation = Field(
-        description="UK nation of the main address: its bank holidays count for sponsor events"
-    )
+    nation: Nation = Field(description="UK nation of the main address: its bank holidays count for sponsor events")
     sandbox: bool = Field(default=False, description="sandbox organisations may be bound to a test clock")
+    test_clock_id: str | None = Field(default=None, description="a sandbox organisation lives at this clock's time")
 
 
 class OrganisationUpdate(BaseModel):
@@ -37,6 +36,7 @@ class OrganisationOut(BaseModel):
     sponsor_size: SponsorSize
     nation: Nation
     sandbox: bool
+    test_clock_id: str | None
     version: int
     created_at: datetime
     updated_at: datetime

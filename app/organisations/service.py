@@ -12,6 +12,7 @@ from app.api.cursors import Page, cursor_field, page_of
 from app.api.etags import IfMatch
 from app.api.problems import NotFound, ProblemError
 from app.db.transactions import for_update, read_transaction, write_transaction
+from app.deadlines.models import TestClock
 from app.ids import new_id
 from app.organisations.models import ApiKey, Organisation
 from app.organisations.schemas import (
@@ -32,6 +33,7 @@ def add_organisation(session: AsyncSession, data: OrganisationCreate, now: datet
         sponsor_size=data.sponsor_size.value,
         nation=data.nation.value,
         sandbox=data.sandbox,
+        test_clock_id=data.test_clock_id,
         version=1,
         created_at=now,
         updated_at=now,
@@ -71,7 +73,11 @@ def add_api_key(
 
 
 async def create_organisation(session: AsyncSession, data: OrganisationCreate, now: datetime) -> Organisation:
+    if data.test_clock_id is not None and not data.sandbox:
+        raise ProblemError(422, "sandbox_required", "only sandbox organisations can live on a test clock")
     async with write_transaction(session):
+        if data.test_clock_id is not None and await session.get(TestClock, data.test_clock_id) is None:
+            raise ProblemError(422, "unknown_test_clock", f"no test clock {data.test_clock_id}")
         return add_organisation(session, data, now)
 
 
@@ -135,9 +141,7 @@ async def list_api_keys(
     session: AsyncSession, organisation_id: str, cursor: dict[str, object] | None, limit: int
 ) -> Page[ApiKeyOut]:
     after = cursor_field(cursor, "id")
-    stmt = (
-        select(ApiKey).where(ApiKey.organisation_id == organisation_id).order_by(ApiKey.id).limit(limit + 1)
-    )
+    stmt = select(ApiKey).where(ApiKey.organisation_id == organisation_id).order_by(ApiKey.id).limit(limit + 1)
     if after is not None:
         stmt = stmt.where(ApiKey.id > str(after))
     async with read_transaction(session):
@@ -149,9 +153,7 @@ async def revoke_api_key(session: AsyncSession, organisation_id: str, key_id: st
     async with write_transaction(session):
         row = (
             await session.execute(
-                for_update(
-                    select(ApiKey).where(ApiKey.id == key_id, ApiKey.organisation_id == organisation_id)
-                )
+                for_update(select(ApiKey).where(ApiKey.id == key_id, ApiKey.organisation_id == organisation_id))
             )
         ).scalar_one_or_none()
         if row is None:

@@ -27,6 +27,8 @@ REPORTING_SPONSOR_EVENT: Final = "reporting.sponsor_event"
 ABSENCE_UNAUTHORISED_THRESHOLD: Final = "absence.unauthorised_threshold"
 ABSENCE_UNPAID_LEAVE_THRESHOLD: Final = "absence.unpaid_leave_threshold"
 RTW_PVN_FOLLOW_UP: Final = "rtw.pvn_follow_up"
+RTW_CHECK_BEFORE_START: Final = "rtw.check_before_start"
+RTW_CHECK_BEFORE_START_WARNING: Final = "rtw.check_before_start_warning"
 RECORDS_RETENTION: Final = "records.retention"
 
 DURATIONS: Final = (
@@ -49,6 +51,8 @@ DURATIONS: Final = (
     ABSENCE_UNAUTHORISED_THRESHOLD,
     ABSENCE_UNPAID_LEAVE_THRESHOLD,
     RTW_PVN_FOLLOW_UP,
+    RTW_CHECK_BEFORE_START,
+    RTW_CHECK_BEFORE_START_WARNING,
     RECORDS_RETENTION,
 )
 

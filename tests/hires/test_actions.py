@@ -45,9 +45,7 @@ async def test_a_refused_action_answers_409_with_every_reason_and_writes_nothing
 async def test_an_occupation_closed_to_new_cos_refuses_the_cos_with_the_rule(work: Casework) -> None:
     """SOC 7220 Customer service supervisors: no new Skilled Worker CoS from 2025-07-22."""
     await work.licence_active()
-    hire = await work.create(
-        inside_uk=False, soc_code="7220", job_title="Customer service supervisor", salary="42000"
-    )
+    hire = await work.create(inside_uk=False, soc_code="7220", job_title="Customer service supervisor", salary="42000")
     assert hire["eligibility_status"] == "ineligible"
     body = assert_problem(await work.act(hire["id"], "request_cos"), 409, "action_refused")
     assert any("7220" in x["message"] for x in body["reasons"])
@@ -77,12 +75,8 @@ async def test_a_stale_if_match_changes_nothing(work: Casework) -> None:
         f"/v1/hires/{hire['id']}/actions/grant_cos", json={}, headers=work.headers(**{"If-Match": stale})
     )
     assert_problem(r, 412, "precondition_failed")
-    assert (await work.client.get(f"/v1/hires/{hire['id']}", headers=work.headers())).json()[
-        "state"
-    ] == "cos_requested"
-    missing = await work.client.post(
-        f"/v1/hires/{hire['id']}/actions/grant_cos", json={}, headers=work.headers()
-    )
+    assert (await work.client.get(f"/v1/hires/{hire['id']}", headers=work.headers())).json()["state"] == "cos_requested"
+    missing = await work.client.post(f"/v1/hires/{hire['id']}/actions/grant_cos", json={}, headers=work.headers())
     assert_problem(missing, 428, "precondition_required")
 
 
@@ -96,9 +90,7 @@ async def test_unknown_and_system_actions_are_refused_before_anything_runs(work:
 async def test_action_payloads_are_validated_per_action(work: Casework) -> None:
     await work.licence_active()
     hire = await work.create(inside_uk=False)
-    body = assert_problem(
-        await work.act(hire["id"], "assign_cos", cos_reference="not a ref!"), 422, "validation_error"
-    )
+    body = assert_problem(await work.act(hire["id"], "assign_cos", cos_reference="not a ref!"), 422, "validation_error")
     assert body["errors"][0]["loc"] == ["body", "cos_reference"]
     assert_problem(await work.act(hire["id"], "request_cos", surprise=1), 422, "validation_error")
     for _ in ("request_cos", "grant_cos"):
@@ -109,9 +101,7 @@ async def test_action_payloads_are_validated_per_action(work: Casework) -> None:
         hire["id"], "grant_visa", permission_start_date="2026-03-01", permission_end_date="2026-02-01"
     )
     assert_problem(backwards, 409, "action_refused")
-    await work.ok(
-        hire["id"], "grant_visa", permission_start_date="2026-01-20", permission_end_date="2029-01-20"
-    )
+    await work.ok(hire["id"], "grant_visa", permission_start_date="2026-01-20", permission_end_date="2029-01-20")
     online = await work.act(hire["id"], "complete_rtw_check", rtw_check_date="2026-01-12", method="online")
     assert_problem(online, 422, "validation_error")
 
@@ -146,9 +136,7 @@ async def test_a_viewer_reads_but_cannot_act(work: Casework) -> None:
 
 async def test_external_ids_are_unique_per_organisation(work: Casework, other_tenant: Tenant) -> None:
     await work.create(external_id="E-1")
-    r = await work.client.post(
-        "/v1/hires", json=SOFTWARE_ENGINEER | {"external_id": "E-1"}, headers=work.headers()
-    )
+    r = await work.client.post("/v1/hires", json=SOFTWARE_ENGINEER | {"external_id": "E-1"}, headers=work.headers())
     assert_problem(r, 409, "external_id_taken")
     other = await work.client.post(
         "/v1/hires", json=SOFTWARE_ENGINEER | {"external_id": "E-1"}, headers=other_tenant.headers("hr")
@@ -159,9 +147,7 @@ async def test_external_ids_are_unique_per_organisation(work: Casework, other_te
 async def test_lists_filter_and_page(work: Casework) -> None:
     await work.licence_active()
     for i in range(3):
-        await work.create(
-            external_id=f"p{i}", soc_code="2134" if i else "2136", start_date=f"2026-0{i + 3}-02"
-        )
+        await work.create(external_id=f"p{i}", soc_code="2134" if i else "2136", start_date=f"2026-0{i + 3}-02")
     by_soc = (await work.client.get("/v1/hires", params={"soc_code": "2136"}, headers=work.headers())).json()
     assert [h["external_id"] for h in by_soc["data"]] == ["p0"]
     window = await work.client.get(
@@ -170,12 +156,8 @@ async def test_lists_filter_and_page(work: Casework) -> None:
         headers=work.headers(),
     )
     assert [h["external_id"] for h in window.json()["data"]] == ["p1", "p2"]
-    first = (
-        await work.client.get("/v1/hires", params={"limit": 2, "state": "draft"}, headers=work.headers())
-    ).json()
-    rest = (
-        await work.client.get("/v1/hires", params={"cursor": first["next_cursor"]}, headers=work.headers())
-    ).json()
+    first = (await work.client.get("/v1/hires", params={"limit": 2, "state": "draft"}, headers=work.headers())).json()
+    rest = (await work.client.get("/v1/hires", params={"cursor": first["next_cursor"]}, headers=work.headers())).json()
     assert [h["external_id"] for h in first["data"] + rest["data"]] == ["p0", "p1", "p2"]
     assert_problem(
         await work.client.get("/v1/hires", params={"state": "limbo"}, headers=work.headers()),

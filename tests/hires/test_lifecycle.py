@@ -32,19 +32,26 @@ async def test_worker_outside_the_uk_runs_from_defined_cos_to_closed(work: Casew
     work.on("2026-01-19")
     await work.ok(hid, "grant_visa", permission_start_date="2026-02-23", permission_end_date="2029-03-01")
     work.on("2026-02-24")
-    await work.ok(
-        hid, "complete_rtw_check", rtw_check_date="2026-02-24", method="online", share_code="wx7k2m9pq"
-    )
+    await work.ok(hid, "complete_rtw_check", rtw_check_date="2026-02-24", method="online", share_code="wx7k2m9pq")
     work.on("2026-03-02")
     employed = await work.ok(hid, "start_employment", actual_start_date="2026-03-02")
     assert employed["state"] == "employed"
     await work.ok(hid, "change_salary", new_salary="65000.00", effective_date="2026-03-02")
     work.on("2027-06-30")
-    await work.ok(hid, "end_sponsorship", ended_on="2027-06-30", reason="resigned")
+    ended = await work.ok(hid, "end_sponsorship", ended_on="2027-06-30", reason="resigned")
+    assert [o["kind"] for o in ended["open_obligations"]] == ["employment_end"]
+    refused = await work.act(hid, "close")
+    assert refused.status_code == 409 and refused.json()["reasons"][0]["code"] == "open_obligations"
+    work.on("2027-07-05")
+    [report] = await work.report_owed(hid)
+    assert report["status"] == "reported" and report["reported_late"] is False
     closed = await work.ok(hid, "close")
-    assert closed["state"] == "closed" and closed["available_actions"] == []
+    assert closed["state"] == "closed"
+    assert [d["kind"] for d in closed["open_deadlines"]] == ["record_retention"]
 
-    story = [(e["action"], e["from_state"], e["to_state"]) for e in await work.events(hid)]
+    story = [
+        (e["action"], e["from_state"], e["to_state"]) for e in await work.events(hid) if e["type"].startswith("hire.")
+    ]
     assert story == [
         (None, None, "draft"),
         ("request_cos", "draft", "cos_requested"),
@@ -93,8 +100,9 @@ async def test_worker_inside_the_uk_uses_the_undefined_allocation(work: Casework
     await work.ok(hid, "start_employment", actual_start_date="2026-03-02")
     work.on("2026-09-30")
     await work.ok(hid, "end_sponsorship", ended_on="2026-09-30", reason="end of contract")
+    await work.report_owed(hid)
     assert (await work.ok(hid, "close"))["state"] == "closed"
-    states = [e["to_state"] for e in await work.events(hid)]
+    states = [e["to_state"] for e in await work.events(hid) if e["type"].startswith("hire.")]
     assert states == [
         "draft",
         "cos_assigned",

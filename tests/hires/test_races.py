@@ -100,16 +100,11 @@ async def test_two_server_processes_racing_on_one_case_give_one_success(work: Ca
                         if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
                             break
                     except httpx.TransportError:
-                        await asyncio.sleep(
-                            0.1
-                        )  # waiting for a child process to listen, not for time to pass
+                        await asyncio.sleep(0.1)  # waiting for a child process to listen, not for time to pass
             headers = work.headers(**{"If-Match": work.etags[hire["id"]]})
             path = f"/v1/hires/{hire['id']}/actions/request_cos"
             responses = await asyncio.gather(
-                *(
-                    http.post(f"http://127.0.0.1:{ports[i % 2]}{path}", json={}, headers=headers)
-                    for i in range(20)
-                )
+                *(http.post(f"http://127.0.0.1:{ports[i % 2]}{path}", json={}, headers=headers) for i in range(20))
             )
     statuses = Counter(r.status_code for r in responses)
     assert statuses[200] == 1 and statuses[412] == 19, statuses

@@ -1,5 +1,6 @@
 """Random action sequences: every accepted action moves along a declared edge and writes exactly one
-event; every refused one writes nothing and leaves the case as it was."""
+case event (plus `obligation.created` exactly when its definition opens an obligation); every refused
+one writes nothing and leaves the case as it was."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "record_rtw_follow_up": {"rtw_check_date": TODAY, "method": "manual"},
 }
 EDGES = {(a.name, s, a.dest or s) for a in HIRE.actions for s in a.sources}
+OPENS = {a.name: a.opens_obligation for a in HIRE.actions}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -59,8 +61,12 @@ async def test_random_sequences_follow_declared_edges_and_write_one_event_each(
         r = await work.act(case["id"], action, **PAYLOADS[action])
         events = await work.events(case["id"])
         if r.status_code == 200:
-            assert len(events) == seen + 1
-            event = events[-1]
+            written = events[seen:]
+            [event] = [e for e in written if e["type"].startswith("hire.")]
+            effects = [e["type"] for e in written if e is not event]
+            assert effects in ([], ["obligation.created"]), effects
+            if effects:
+                assert OPENS[action] == written[1]["data"]["kind"]
             assert (event["action"], event["from_state"], event["to_state"]) in EDGES
             assert event["from_state"] == case["state"] and r.json()["state"] == event["to_state"]
             assert r.json()["version"] == case["version"] + 1

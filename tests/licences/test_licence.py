@@ -63,8 +63,9 @@ async def test_revocation_withdraws_pre_employment_cases_and_ends_employment(wor
     }
     assert states["pre"][0] == "withdrawn" and states["emp"][0] == "sponsorship_ended"
     assert "revoked" in str(states["emp"][1])
-    last = (await work.events(eid))[-1]
-    assert last["action"] == "end_sponsorship" and last["actor"]["type"] == "system"
+    ended, report = (await work.events(eid))[-2:]
+    assert ended["action"] == "end_sponsorship" and ended["actor"]["type"] == "system"
+    assert report["type"] == "obligation.created" and report["data"]["kind"] == "employment_end"
     assert (await work.events(waiting["id"]))[-1]["to_state"] == "withdrawn"
 
 
@@ -83,9 +84,7 @@ async def test_licence_actions_need_the_admin_role_and_a_fresh_version(work: Cas
     admin = work.tenant.headers("admin")
     created = await work.client.post("/v1/licence", headers=admin)
     hr = work.tenant.headers("hr") | {"If-Match": created.headers["etag"]}
-    assert_problem(
-        await work.client.post("/v1/licence/actions/submit", json={}, headers=hr), 403, "forbidden"
-    )
+    assert_problem(await work.client.post("/v1/licence/actions/submit", json={}, headers=hr), 403, "forbidden")
     await licence_action(work, "submit")
     stale = admin | {"If-Match": created.headers["etag"]}
     assert_problem(

@@ -33,6 +33,8 @@ DURATIONS = [
     (ids.ABSENCE_UNPAID_LEAVE_THRESHOLD, 4, DurationUnit.weeks),
     (ids.RTW_PVN_FOLLOW_UP, 6, DurationUnit.calendar_months),
     (ids.RECORDS_RETENTION, 2, DurationUnit.years),
+    (ids.RTW_CHECK_BEFORE_START, 1, DurationUnit.calendar_days),
+    (ids.RTW_CHECK_BEFORE_START_WARNING, 5, DurationUnit.working_days),
 ]
 
 

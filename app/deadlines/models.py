@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+
+
+class Deadline(Base):
+    """One statutory or processing window of a case: armed by a transition, settled by another, or warned
+    and breached by the scheduler.
+
+    `next_fire_at` is when the scheduler must next look at the row (the next warning, else the due time)
+    and is NULL once nothing more can happen, so the due-row query reads only due rows from its index.
+    `clock_id` names the sandbox test clock whose time the row runs on (NULL: real time).
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        Index("ix_deadlines_due", "clock_id", "next_fire_at"),
+        Index("ix_deadlines_subject", "subject_id", "status"),
+        Index("ix_deadlines_org_due", "organisation_id", "due_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    clock_id: Mapped[str | None] = mapped_column(ForeignKey("test_clocks.id", ondelete="CASCADE"))
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[str] = mapped_column(String(48))
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12))
+    due_at: Mapped[datetime]
+    warn_at: Mapped[datetime | None]
+    pending_warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    next_fire_at: Mapped[datetime | None]
+    fire_action: Mapped[str | None] = mapped_column(String(40))
+    rule_id: Mapped[str] = mapped_column(String(80))
+    rule_source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    nation: Mapped[str] = mapped_column(String(30))
+    basis: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None]
+
+
+class TestClock(Base):
+    """A sandbox clock: organisations bound to it live at its frozen time until a client advances it."""
+
+    __tablename__ = "test_clocks"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    frozen_time: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]

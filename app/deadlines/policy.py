@@ -1,0 +1,415 @@
+"""When each deadline falls due (design §3): pure date arithmetic over the rule book and the calendar.
+
+    specs = compute("cos_assignment_window", Anchor(today=..., nation=..., cos_granted_on=...), book)
+    for spec in specs:                     # usually one; `rtw_follow_up` gives one per warning
+        create_deadline(spec.kind, due_at(spec.due_on), spec.warn_on and due_at(spec.warn_on), ...)
+
+    obligation_due("employment_end", ended_on, work_nation, book)   # an SMS reporting window
+
+No database, clock or network: the caller fills an `Anchor` with the case's facts at the moment a state
+arms the deadline. Every period comes from the `RuleBook`; this module only knows which rule applies and
+which date it counts from. A rule is looked up on the date its period counts from, which is the date the
+law keys it on (the CoS assignment date for the visa application window, the application date for the
+visa decision); in the ordinary flow that is the action's date.
+
+Deadlines are dates ("by the end of that day"); `due_at` turns one into the UTC instant at which it
+breaches. Day 1 of a working-day period is the first working day after the trigger (`app.calendar`).
+
+An empty list from `compute` is an answer, not an error: the date the deadline counts from is not
+known, and by law there is nothing to time. E.g. `rtw_follow_up` for a worker with no permission end
+date (settled status: no follow-up check is needed). The caller skips the kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from app.calendar import DurationUnit, Nation, add_duration, is_working_day
+from app.rules import Duration, RuleBook, Source, VisaService, ids
+
+UK_TIME = ZoneInfo("Europe/London")  # every UK nation keeps the same clock
+
+RTW_CHECK_BEFORE_START = ids.RTW_CHECK_BEFORE_START
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The facts a deadline counts from, as they stand when a state arms it.
+
+    `today` is the date of the action that arms the deadline (the trigger date). `nation` is the
+    calendar that counts working days: the worker's work nation for worker deadlines, the sponsor's
+    main-address nation for licence and sponsor deadlines (the caller picks).
+
+    An event date left None for the event the arming action itself records (the CoS grant, the CoS
+    assignment, the visa application, the close of the case) is taken to be `today`, so a forgotten field
+    cannot silently drop a CoS expiry. Other dates have no such default: without them the deadline is
+    not computed (see the module docstring).
+    """
+
+    today: date
+    nation: Nation
+    start_date: date | None = None
+    """Planned first day of work (the CoS start date, as amended by a sponsor note)."""
+    cos_granted_on: date | None = None
+    cos_assigned_on: date | None = None
+    visa_applied_on: date | None = None
+    """The date UKVI's clock starts: biometrics if known, else the application date."""
+    visa_service: str | None = None
+    """standard | priority | super_priority; None means standard (no priority service bought)."""
+    inside_uk: bool | None = None
+    permission_start_date: date | None = None
+    permission_end_date: date | None = None
+    """None when the worker has permanent permission (List A): no follow-up check is due."""
+    permission_notified_on: date | None = None
+    """The date the worker was told of the grant (recorded with `grant_visa`)."""
+    pvn_on: date | None = None
+    """The date of a Positive Verification Notice when the right to work rests on one (List B group 2)."""
+    ended_on: date | None = None
+    licence_priority: bool = False
+    """The pre-licence priority service was bought."""
+
+
+@dataclass(frozen=True)
+class DeadlineSpec:
+    """One deadline to create: due by the end of `due_on`, warned at the end of `warn_on` (if any)."""
+
+    kind: str
+    due_on: date
+    warn_on: date | None
+    rule_id: str
+    rule_source: Source
+    nation: Nation
+    basis: str
+    """Why this date, in one sentence a person can check: "3 calendar months after the CoS was granted
+    on 2026-01-12"."""
+
+
+class UnknownDeadlineKind(ValueError):
+    """A kind no policy covers: a workflow state arms it, but nobody said when it falls due."""
+
+
+def due_at(due_on: date) -> datetime:
+    """The instant a date's deadline breaches: 23:59:59 UK time that day, in UTC. Use it for warnings
+    too. One second before midnight (not midnight) keeps the instant on the date it names."""
+    if isinstance(due_on, datetime):  # a datetime is a date subclass; its time would be dropped silently
+        raise TypeError("pass a date, not a datetime")
+    return datetime.combine(due_on, time(23, 59, 59), tzinfo=UK_TIME).astimezone(UTC)
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+_NATION_NAMES = {
+    Nation.england_and_wales: "England and Wales",
+    Nation.scotland: "Scotland",
+    Nation.northern_ireland: "Northern Ireland",
+}
+
+
+def _describe(period: Duration, nation: Nation) -> str:
+    # Only working days depend on the nation; naming it lets a reader recount the bank holidays.
+    if period.unit is DurationUnit.working_days:
+        return f"{period} ({_NATION_NAMES[Nation(nation)]})"
+    return str(period)
+
+
+def _before(period: Duration, d: date, nation: Nation) -> date:
+    """`d` less `period`: the calendar only counts working days forwards, so step back here."""
+    if period.unit is DurationUnit.working_days:
+        remaining = period.amount
+        while remaining:
+            d -= timedelta(days=1)
+            if is_working_day(d, nation):
+                remaining -= 1
+        return d
+    return add_duration(d, -period.amount, period.unit, nation)
+
+
+def _warnings(candidates: Iterable[date], today: date, due_on: date) -> list[date | None]:
+    """Warning dates worth storing, earliest first. A warning already past when the deadline is armed
+    becomes a warning today (the reader still needs it); one on or after the due date is no warning.
+    At least one entry (None) so the deadline itself is never lost."""
+    kept = sorted({max(d, today) for d in candidates if max(d, today) < due_on})
+    return [*kept] if kept else [None]
+
+
+@dataclass(frozen=True)
+class _Period:
+    """A duration rule and its entry (for the source), looked up together."""
+
+    rule_id: str
+    duration: Duration
+    source: Source
+
+    @classmethod
+    def of(cls, book: RuleBook, rule_id: str, on: date) -> _Period:
+        return cls(rule_id, book.duration(rule_id, on), book.entry(rule_id, on).source)
+
+    def spec(
+        self,
+        kind: str,
+        start: date,
+        nation: Nation,
+        event: str,
+        *,
+        note: str = "",
+    ) -> DeadlineSpec:
+        """A deadline with no warning: no rule sets a warning for these periods yet."""
+        due_on = self.duration.after(start, nation)
+        basis = f"{_describe(self.duration, nation)} after {event} on {start.isoformat()}{note}"
+        return DeadlineSpec(kind, due_on, None, self.rule_id, self.source, nation, basis)
+
+
+def _latest(*dates: date | None) -> date | None:
+    known = [d for d in dates if d is not None]
+    return max(known) if known else None
+
+
+# --- deadline kinds armed by workflow states ------------------------------------------------------------
+
+
+def _licence_decision(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    rule_id, service = (
+        (ids.LICENCE_DECISION_PRIORITY, "pre-licence priority service")
+        if a.licence_priority
+        else (ids.LICENCE_DECISION_STANDARD, "standard service")
+    )
+    period = _Period.of(book, rule_id, a.today)
+    event = "the licence application was submitted"
+    return [period.spec("licence_decision", a.today, a.nation, event, note=f" ({service})")]
+
+
+def _suspension_representations(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    period = _Period.of(book, ids.LICENCE_SUSPENSION_REPRESENTATIONS, a.today)
+    return [period.spec("suspension_representations", a.today, a.nation, "the licence was suspended")]
+
+
+def _action_plan(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    period = _Period.of(book, ids.LICENCE_ACTION_PLAN, a.today)
+    return [period.spec("action_plan", a.today, a.nation, "the licence was downgraded to a B-rating")]
+
+
+def _cos_decision_chase(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    # UKVI publishes no SLA: passing this date means "chase UKVI", not a breach of the sponsor's duty.
+    period = _Period.of(book, ids.COS_DEFINED_DECISION_CHASE, a.today)
+    return [period.spec("cos_decision_chase", a.today, a.nation, "the defined CoS was requested")]
+
+
+def _cos_assignment_window(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    granted = a.cos_granted_on or a.today
+    period = _Period.of(book, ids.COS_DEFINED_ASSIGNMENT_WINDOW, granted)
+    return [period.spec("cos_assignment_window", granted, a.nation, "the CoS was granted")]
+
+
+def _visa_application_window(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    assigned = a.cos_assigned_on or a.today
+    period = _Period.of(book, ids.COS_VISA_APPLICATION_WINDOW, assigned)
+    return [period.spec("visa_application_window", assigned, a.nation, "the CoS was assigned")]
+
+
+def _visa_decision(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    applied = a.visa_applied_on or a.today
+    service = VisaService(a.visa_service or VisaService.standard)
+    if service is VisaService.priority:
+        rule_id, note = ids.VISA_DECISION_PRIORITY, " (priority service)"
+    elif service is VisaService.super_priority:
+        rule_id, note = ids.VISA_DECISION_SUPER_PRIORITY, " (super priority service)"
+    elif a.inside_uk is None:
+        return []  # the standard service differs by location, and the location is not recorded
+    elif a.inside_uk:
+        rule_id, note = ids.VISA_DECISION_STANDARD_INSIDE_UK, " (standard service, inside the UK)"
+    else:
+        rule_id, note = ids.VISA_DECISION_STANDARD_OUTSIDE_UK, " (standard service, outside the UK)"
+    period = _Period.of(book, rule_id, applied)
+    return [period.spec("visa_decision", applied, a.nation, "the visa application", note=note)]
+
+
+def _rtw_check_before_start(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    if a.start_date is None:
+        return []
+    # The check must be done before employment starts: by the end of the day before the first day.
+    lead = book.duration(ids.RTW_CHECK_BEFORE_START, a.today)
+    warning = book.duration(ids.RTW_CHECK_BEFORE_START_WARNING, a.today)
+    due_on = _before(lead, a.start_date, a.nation)
+    warn = _before(warning, a.start_date, a.nation)
+    basis = (
+        f"the day before the first day of work on {a.start_date.isoformat()}; warned "
+        f"{_describe(warning, a.nation)} before it"
+    )
+    return [
+        DeadlineSpec(
+            "rtw_check_before_start",
+            due_on,
+            warn_on,
+            RTW_CHECK_BEFORE_START,
+            book.entry(RTW_CHECK_BEFORE_START, a.today).source,
+            a.nation,
+            basis,
+        )
+        for warn_on in _warnings([warn], a.today, due_on)
+    ]
+
+
+def late_start_window_opens(anchor: Anchor) -> date | None:
+    """The date the 28-day late-start period counts from: the latest of the CoS start date, the
+    permission start date and the date the worker was told of the grant (facts §2.2). None when none
+    is known. Also the trigger date of a `late_start` obligation."""
+    return _latest(anchor.start_date, anchor.permission_start_date, anchor.permission_notified_on)
+
+
+def _late_start(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    # Unknown dates are left out of "the latest of": that can only make the deadline earlier (safer).
+    opens = late_start_window_opens(a)
+    if opens is None:
+        return []
+    period = _Period.of(book, ids.EMPLOYMENT_LATE_START_WINDOW, opens)
+    note = " (the latest of the CoS start date, the permission start date and the grant notification)"
+    return [period.spec("late_start", opens, a.nation, "the late-start period opened", note=note)]
+
+
+def _rtw_follow_up(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    if a.pvn_on is not None:
+        # A PVN replaces the permission end date as the limit of the statutory excuse: the permission
+        # recorded has usually ended already, while the application or appeal is pending.
+        period = _Period.of(book, ids.RTW_PVN_FOLLOW_UP, a.pvn_on)
+        due_on = period.duration.after(a.pvn_on, a.nation)
+        rule_id, source = period.rule_id, period.source
+        basis = (
+            f"{_describe(period.duration, a.nation)} after the Positive Verification Notice of {a.pvn_on.isoformat()}"
+        )
+    elif a.permission_end_date is not None:
+        due_on = a.permission_end_date
+        rule_id = ids.RTW_FOLLOW_UP_WARNINGS
+        source = book.entry(rule_id, a.today).source
+        basis = f"follow-up check before permission ends on {due_on.isoformat()}"
+    else:
+        return []  # permanent permission: no follow-up check is ever due
+    offsets = book.day_offsets(ids.RTW_FOLLOW_UP_WARNINGS, a.today)
+    warnings = _warnings((due_on - timedelta(days=n) for n in offsets), a.today, due_on)
+    return [
+        DeadlineSpec(
+            "rtw_follow_up",
+            due_on,
+            warn_on,
+            rule_id,
+            source,
+            a.nation,
+            basis if warn_on is None else f"{basis}; warned {(due_on - warn_on).days} days before",
+        )
+        for warn_on in warnings
+    ]
+
+
+def _record_retention(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    start, event = (a.ended_on, "employment ended") if a.ended_on else (a.today, "the case closed")
+    period = _Period.of(book, ids.RECORDS_RETENTION, start)
+    return [period.spec("record_retention", start, a.nation, event)]
+
+
+_POLICIES: dict[str, Callable[[Anchor, RuleBook], list[DeadlineSpec]]] = {
+    "licence_decision": _licence_decision,
+    "suspension_representations": _suspension_representations,
+    "action_plan": _action_plan,
+    "cos_decision_chase": _cos_decision_chase,
+    "cos_assignment_window": _cos_assignment_window,
+    "visa_application_window": _visa_application_window,
+    "visa_decision": _visa_decision,
+    "rtw_check_before_start": _rtw_check_before_start,
+    "late_start": _late_start,
+    "rtw_follow_up": _rtw_follow_up,
+    "record_retention": _record_retention,
+}
+
+DEADLINE_KINDS: frozenset[str] = frozenset(_POLICIES)
+
+
+def compute(kind: str, anchor: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    """The deadlines of `kind` for a case whose facts are `anchor`.
+
+    Usually one spec; `rtw_follow_up` gives one per warning (same due date, one warning each), so a
+    deadline row keeps its single `warn_at`. An empty list means the date the deadline counts from is
+    unknown and there is nothing to time (see the module docstring): skip the kind.
+
+    Raises `UnknownDeadlineKind` for a kind with no policy, `RuleNotFound` when the rule book has no
+    window covering the date looked up.
+    """
+    policy = _POLICIES.get(kind)
+    if policy is None:
+        raise UnknownDeadlineKind(f"no deadline policy for {kind!r}; known: {', '.join(sorted(_POLICIES))}")
+    return policy(anchor, book)
+
+
+# --- SMS reporting obligations (facts §5) ----------------------------------------------------------------
+
+_WORKER_EVENTS = {
+    "no_show": "the no-show",
+    "late_start": "",  # special trigger, below
+    "unauthorised_absence": "",  # special trigger, below
+    "unpaid_leave": "the unpaid leave passed the yearly limit",
+    "salary_change": "the salary cut",
+    "job_change": "the job change",
+    "work_location_change": "the work location change",
+    "employment_end": "employment ended",
+    "cos_withdrawal": "sponsorship was withdrawn",
+}
+_SPONSOR_EVENTS = {
+    "organisation_name": "the organisation name changed",
+    "organisation_address": "the organisation address changed",
+    "key_personnel": "the key personnel changed",
+    "ownership": "the ownership changed",
+    "trading": "the change in trading",
+    "size": "the sponsor size changed",
+}
+WORKER_OBLIGATIONS: frozenset[str] = frozenset(_WORKER_EVENTS)
+SPONSOR_OBLIGATIONS: frozenset[str] = frozenset(_SPONSOR_EVENTS)
+OBLIGATION_KINDS: frozenset[str] = WORKER_OBLIGATIONS | SPONSOR_OBLIGATIONS
+
+
+def obligation_due(kind: str, trigger_date: date, nation: Nation, book: RuleBook) -> DeadlineSpec:
+    """When an SMS report of `kind` is due. `nation` is the worker's work nation for worker events and
+    the sponsor's main-address nation for sponsor events.
+
+    `trigger_date` is the date of the event, except for the two kinds whose reporting window opens
+    later (facts §5.1); for those pass the date the situation began and this function finds the day
+    the window opens:
+      - `late_start`: the date the late-start period counts from (`late_start_window_opens`, the
+        date the `late_start` deadline counts from, not its due date); the worker-event window runs
+        from the day that period ends;
+      - `unauthorised_absence`: the first day of absence; the worker-event window runs from the day
+        the absence reaches the threshold (the 10th working day of absence today), counting the first
+        day of absence as day 1 when it is a working day.
+    `unpaid_leave`: pass the day the year's unpaid leave passed the limit; only the caller knows the
+    earlier leave of the year.
+    """
+    if kind in _SPONSOR_EVENTS:
+        period = _Period.of(book, ids.REPORTING_SPONSOR_EVENT, trigger_date)
+        # The sources disagree on a change of size (facts §5.2, O5); the data's default is kept, and said.
+        note = (
+            "; the sources conflict on this event's window, the sponsor-event window is used" if kind == "size" else ""
+        )
+        return period.spec(kind, trigger_date, nation, _SPONSOR_EVENTS[kind], note=note)
+    if kind not in _WORKER_EVENTS:
+        raise UnknownDeadlineKind(f"no obligation policy for {kind!r}; known: {', '.join(sorted(OBLIGATION_KINDS))}")
+    if kind == "late_start":
+        window = _Period.of(book, ids.EMPLOYMENT_LATE_START_WINDOW, trigger_date)
+        opens = window.duration.after(trigger_date, nation)
+        event = f"the late-start period of {window.duration} from {trigger_date.isoformat()} ended"
+    elif kind == "unauthorised_absence":
+        threshold = _Period.of(book, ids.ABSENCE_UNAUTHORISED_THRESHOLD, trigger_date)
+        # Counted from the day before, so a first day of absence that is a working day is day 1.
+        opens = threshold.duration.after(trigger_date - timedelta(days=1), nation)
+        event = f"the {_ordinal(threshold.duration)} of absence from {trigger_date.isoformat()}"
+    else:
+        opens, event = trigger_date, _WORKER_EVENTS[kind]
+    report = _Period.of(book, ids.REPORTING_WORKER_EVENT, opens)
+    return report.spec(kind, opens, nation, event)
+
+
+def _ordinal(period: Duration) -> str:
+    # "10th working day": the threshold named as the day it is reached, from the rule's own figure.
+    n = period.amount
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    unit = period.unit.value.replace("_", " ").removesuffix("s")
+    return f"{n}{suffix} {unit}"

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DeadlineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    subject_type: str = Field(description="hire, licence or obligation")
+    subject_id: str
+    kind: str
+    status: str = Field(description="pending, warned, breached, met or cancelled")
+    due_at: datetime
+    warn_at: datetime | None = Field(description="the next warning, if one is still to come")
+    rule_id: str
+    rule_source: dict[str, Any]
+    nation: str = Field(description="whose bank holidays counted")
+    basis: str = Field(description="why this date, in words")
+    created_at: datetime
+    settled_at: datetime | None
+
+
+class DeadlineCounts(BaseModel):
+    by_status: dict[str, int]
+    due_within_7_days: int = Field(description="pending or warned, due in the next 7 days")
+    overdue_obligations: int
+
+
+class TestClockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    frozen_time: datetime = Field(description="the clock's starting time (with a time zone)")
+    name: str | None = Field(default=None, max_length=200)
+
+
+class AdvanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: datetime = Field(description="a later time (with a time zone)")
+
+
+class TestClockOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str | None
+    frozen_time: datetime
+    version: int
+    created_at: datetime
+
+
+class Fired(BaseModel):
+    deadline_id: str
+    kind: str
+    subject_type: str
+    subject_id: str
+    outcome: str = Field(description="warned or breached")
+    effects: list[str] = Field(description="events written because of it")
+
+
+class AdvanceOut(BaseModel):
+    clock: TestClockOut
+    fired: list[Fired]

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Query, Response
+
+from app.api.auth import HR, Viewer
+from app.api.cursors import Page
+from app.api.etags import etag
+from app.api.problems import problem_responses
+from app.api.routing import Book, Cursor, DefaultLimit, Limit, Now, OptionalIfMatch, actor_of, context, v1_router
+from app.db.session import Session
+from app.obligations import service
+from app.obligations.schemas import ObligationOut, OrganisationChangeIn, Report, Waive
+
+router = v1_router("obligations")
+
+
+def _tagged(response: Response, obligation: object) -> ObligationOut:
+    out = ObligationOut.model_validate(obligation)
+    response.headers["ETag"] = etag(out.version)
+    return out
+
+
+@router.get("/obligations")
+async def list_obligations(
+    session: Session,
+    actor: Viewer,
+    cursor: Cursor,
+    limit: Limit = DefaultLimit,
+    status: Annotated[list[str] | None, Query(description="open, overdue, reported, waived")] = None,
+    kind: str | None = None,
+    hire_id: str | None = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+) -> Page[ObligationOut]:
+    """SMS reporting obligations, soonest due first: what the sponsor must report, by when."""
+    filters = service.ObligationFilters(tuple(status or ()), kind, hire_id, due_before, due_after)
+    return await service.list_obligations(session, actor.organisation_id, filters, cursor, limit)
+
+
+@router.get("/obligations/{obligation_id}")
+async def get_obligation(obligation_id: str, response: Response, session: Session, actor: Viewer) -> ObligationOut:
+    return _tagged(response, await service.get_obligation(session, actor.organisation_id, obligation_id))
+
+
+@router.post("/obligations/{obligation_id}/actions/report", responses=problem_responses(409, 412))
+async def report_obligation(
+    obligation_id: str,
+    body: Report,
+    response: Response,
+    session: Session,
+    actor: HR,
+    now: Now,
+    if_match: OptionalIfMatch,
+) -> ObligationOut:
+    """Record that it was reported in the SMS, with the SMS reference. A report after the due date is
+    accepted and marked late."""
+    obligation = await service.resolve(
+        session, actor.organisation_id, obligation_id, "report", body, if_match, actor_of(actor), now
+    )
+    return _tagged(response, obligation)
+
+
+@router.post("/obligations/{obligation_id}/actions/waive", responses=problem_responses(409, 412))
+async def waive_obligation(
+    obligation_id: str,
+    body: Waive,
+    response: Response,
+    session: Session,
+    actor: HR,
+    now: Now,
+    if_match: OptionalIfMatch,
+) -> ObligationOut:
+    """Record that nothing needs reporting after all, and why."""
+    obligation = await service.resolve(
+        session, actor.organisation_id, obligation_id, "waive", body, if_match, actor_of(actor), now
+    )
+    return _tagged(response, obligation)
+
+
+@router.post("/organisation-changes", status_code=201)
+async def record_organisation_change(
+    body: OrganisationChangeIn, response: Response, session: Session, actor: HR, now: Now, book: Book
+) -> ObligationOut:
+    """Record a sponsor-level change (name, address, key personnel, ownership, trading, size). It opens
+    the obligation to report it within 20 working days, counted with the main address's bank holidays."""
+    ctx = context(actor, now, book)
+    obligation = await service.record_organisation_change(
+        session, ctx.organisation_id, body, ctx.sponsor_nation, ctx.clock_id, ctx.actor, book, now
+    )
+    response.headers["Location"] = f"/v1/obligations/{obligation.id}"
+    return _tagged(response, obligation)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+
+class ObligationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    hire_id: str | None = Field(description="null for sponsor-level changes")
+    kind: str
+    status: str = Field(description="open, overdue, reported or waived")
+    version: int
+    trigger_date: date
+    due_on: date
+    rule_id: str
+    nation: str
+    details: dict[str, Any]
+    deadline_id: str
+    sms_reference: str | None
+    reported_on: date | None
+    reported_late: bool | None
+    waived_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sms_reference: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    reported_on: date | None = Field(default=None, description="defaults to today (UK); after due_on it is late")
+
+
+class Waive(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text
+
+
+class ChangeKind(StrEnum):
+    """Sponsor-level changes the SMS must be told of within 20 working days (facts §5.2)."""
+
+    organisation_name = "organisation_name"
+    organisation_address = "organisation_address"
+    key_personnel = "key_personnel"
+    ownership = "ownership"
+    trading = "trading"
+    size = "size"
+
+
+class OrganisationChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ChangeKind
+    effective_date: date = Field(description="the day the change happened: the 20 working days count from it")
+    description: Text
+    details: dict[str, Any] = Field(default_factory=dict, description="anything worth keeping for the audit")

@@ -1,0 +1,200 @@
+"""SMS reporting obligations: report or waive them; record sponsor-level changes that create them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import cases
+from app.api.cursors import Page, cursor_field, page_of
+from app.api.etags import IfMatch
+from app.api.problems import Conflict, NotFound, ProblemError
+from app.audit import service as audit
+from app.audit.schemas import Actor
+from app.audit.service import EventDraft
+from app.calendar import Nation
+from app.db.transactions import for_update, read_transaction, write_transaction
+from app.deadlines.models import Deadline
+from app.obligations.models import Obligation
+from app.obligations.schemas import ObligationOut, OrganisationChangeIn, Report, Waive
+from app.rules.book import RuleBook
+
+OWED = ("open", "overdue")
+
+
+async def open_for(session: AsyncSession, hire_ids: list[str]) -> dict[str, list[Obligation]]:
+    if not hire_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(Obligation)
+            .where(Obligation.hire_id.in_(hire_ids), Obligation.status.in_(OWED))
+            .order_by(Obligation.due_on)
+        )
+    ).scalars()
+    found: dict[str, list[Obligation]] = defaultdict(list)
+    for row in rows:
+        found[str(row.hire_id)].append(row)
+    return found
+
+
+async def count_open(session: AsyncSession, hire_id: str) -> int:
+    return int(
+        (
+            await session.execute(
+                select(func.count()).where(Obligation.hire_id == hire_id, Obligation.status.in_(OWED))
+            )
+        ).scalar_one()
+    )
+
+
+@dataclass(frozen=True)
+class ObligationFilters:
+    status: tuple[str, ...] = ()
+    kind: str | None = None
+    hire_id: str | None = None
+    due_before: date | None = None
+    due_after: date | None = None
+
+
+async def list_obligations(
+    session: AsyncSession, organisation_id: str, filters: ObligationFilters, cursor: dict[str, Any] | None, limit: int
+) -> Page[ObligationOut]:
+    """Soonest due first; the cursor carries (due_on, id)."""
+    stmt = (
+        select(Obligation)
+        .where(Obligation.organisation_id == organisation_id)
+        .order_by(Obligation.due_on, Obligation.id)
+        .limit(limit + 1)
+    )
+    after_due, after_id = cursor_field(cursor, "due_on"), cursor_field(cursor, "id")
+    if after_due is not None:
+        due = date.fromisoformat(str(after_due))
+        stmt = stmt.where((Obligation.due_on > due) | ((Obligation.due_on == due) & (Obligation.id > str(after_id))))
+    if filters.status:
+        stmt = stmt.where(Obligation.status.in_(filters.status))
+    if filters.kind:
+        stmt = stmt.where(Obligation.kind == filters.kind)
+    if filters.hire_id:
+        stmt = stmt.where(Obligation.hire_id == filters.hire_id)
+    if filters.due_before:
+        stmt = stmt.where(Obligation.due_on <= filters.due_before)
+    if filters.due_after:
+        stmt = stmt.where(Obligation.due_on >= filters.due_after)
+    async with read_transaction(session):
+        rows = list((await session.execute(stmt)).scalars())
+    return page_of(rows, limit, ObligationOut.model_validate, lambda o: {"due_on": o.due_on.isoformat(), "id": o.id})
+
+
+async def get_obligation(session: AsyncSession, organisation_id: str, obligation_id: str) -> Obligation:
+    async with read_transaction(session):
+        return await _find(session, organisation_id, obligation_id)
+
+
+async def _find(session: AsyncSession, organisation_id: str, obligation_id: str, *, lock: bool = False) -> Obligation:
+    stmt = select(Obligation).where(Obligation.id == obligation_id, Obligation.organisation_id == organisation_id)
+    found = (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("obligation")
+    return found
+
+
+async def resolve(
+    session: AsyncSession,
+    organisation_id: str,
+    obligation_id: str,
+    action: str,
+    payload: Report | Waive,
+    if_match: IfMatch | None,
+    actor: Actor,
+    now: datetime,
+) -> Obligation:
+    """Report (late if after the due date) or waive an obligation, and settle its deadline."""
+    today = cases.uk_today(now)
+    async with write_transaction(session):
+        obligation = await _find(session, organisation_id, obligation_id, lock=True)
+        if if_match is not None:
+            if_match.check(obligation.version)
+        if obligation.status not in OWED:
+            raise Conflict(
+                "obligation_settled", f"the obligation is already {obligation.status}: nothing left to {action}"
+            )
+        before = obligation.status
+        if isinstance(payload, Report):
+            reported_on = payload.reported_on or today
+            if reported_on > today:
+                raise ProblemError(422, "date_in_future", "reported_on cannot be after today")
+            obligation.status, obligation.sms_reference, obligation.reported_on = (
+                "reported",
+                payload.sms_reference,
+                reported_on,
+            )
+            obligation.reported_late = reported_on > obligation.due_on
+            outcome = "met"
+        else:
+            obligation.status, obligation.waived_reason, outcome = "waived", payload.reason, "cancelled"
+        obligation.version += 1
+        obligation.updated_at = now
+        await session.execute(
+            update(Deadline)
+            .where(Deadline.id == obligation.deadline_id, Deadline.status.in_(("pending", "warned")))
+            .values(status=outcome, next_fire_at=None, warn_at=None, pending_warnings=[], settled_at=now)
+        )
+        await audit.record(
+            session,
+            organisation_id,
+            actor,
+            [
+                EventDraft(
+                    f"obligation.{obligation.status}",
+                    "obligation",
+                    obligation.id,
+                    action=action,
+                    from_state=before,
+                    to_state=obligation.status,
+                    case_id=obligation.hire_id,
+                    data={"hire_id": obligation.hire_id, "kind": obligation.kind, **payload.model_dump(mode="json")},
+                )
+            ],
+            now,
+        )
+    return obligation
+
+
+async def record_organisation_change(
+    session: AsyncSession,
+    organisation_id: str,
+    change: OrganisationChangeIn,
+    sponsor_nation: Nation,
+    clock_id: str | None,
+    actor: Actor,
+    book: RuleBook,
+    now: datetime,
+) -> Obligation:
+    """A sponsor-level change (name, address, key personnel, ownership, trading, size): 20 working days
+    to report it, counted with the bank holidays of the sponsor's main address."""
+    from app.deadlines.service import open_obligation
+
+    if change.effective_date > cases.uk_today(now):
+        raise ProblemError(422, "date_in_future", "a change is recorded once it has happened")
+    async with write_transaction(session):
+        obligation, opened = open_obligation(
+            session,
+            change.kind.value,
+            change.effective_date,
+            sponsor_nation,
+            book,
+            organisation_id=organisation_id,
+            clock_id=clock_id,
+            hire_id=None,
+            details={"description": change.description, **change.details},
+            now=now,
+        )
+        await session.flush()
+        await audit.record(session, organisation_id, actor, [opened], now)
+    return obligation

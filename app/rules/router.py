@@ -1,0 +1,99 @@
+"""The rules data over HTTP: stateless eligibility checks and cost estimates, occupation look-ups, and
+what the service loaded. Every answer comes from the app's `RuleBook` (shipped data plus overrides)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Query
+
+from app import cases
+from app.api.auth import Viewer
+from app.api.problems import NotFound, ProblemError, problem_responses
+from app.api.routing import Book, DefaultLimit, Limit, Now, v1_router
+from app.rules.book import OccupationNotFound, RuleNotFound
+from app.rules.costs import CostEstimate, estimate_costs
+from app.rules.eligibility import EligibilityResult, check_eligibility
+from app.rules.models import RuleBookDescription, RuleDescription
+from app.rules.schemas import CostEstimateRequest, EligibilityCheckRequest, OccupationAsOf, OccupationSearch
+
+router = v1_router("rules")
+
+On = Annotated[date | None, Query(description="the date to read the rules on; defaults to today in the UK")]
+
+
+@router.post("/eligibility-checks")
+async def create_eligibility_check(
+    body: EligibilityCheckRequest, actor: Viewer, book: Book, now: Now
+) -> EligibilityResult:
+    """Can this job be sponsored on the Skilled Worker route with a CoS assigned on
+    `cos_assignment_date` (default today), and at what salary? Stateless: nothing is stored.
+    `status` is `eligible`, `needs_review` (a figure is missing or doubtful, or a condition needs a
+    person to confirm) or `ineligible`; each reason names the rule it rests on with its source and
+    window. An unknown SOC code is an answer (`ineligible`, reason `unknown_soc_code`), not an error."""
+    return check_eligibility(book, body.resolve(cases.uk_today(now)))
+
+
+@router.post("/cost-estimates", responses=problem_responses(422))
+async def create_cost_estimate(
+    body: CostEstimateRequest, actor: Viewer, book: Book, now: Now
+) -> CostEstimate:
+    """Itemise what one sponsored hire costs: licence fee (if asked), CoS fee and Immigration Skills
+    Charge on the CoS assignment date (default today), visa fee and Immigration Health Surcharge on the
+    application date (default the CoS date). Each line names its rule, date and payer. Stateless. When
+    a charge for a date is not in the data the answer is `422 rule_not_in_force`, never a partial total."""
+    inp = body.resolve(cases.uk_today(now))
+    try:
+        return estimate_costs(book, inp)
+    except RuleNotFound as exc:
+        raise ProblemError(422, "rule_not_in_force", str(exc)) from exc
+
+
+@router.get("/occupations")
+async def search_occupations(
+    actor: Viewer,
+    book: Book,
+    now: Now,
+    q: Annotated[
+        str, Query(min_length=1, max_length=200, description="a SOC code, its first digits, or title words")
+    ],
+    on: On = None,
+    limit: Limit = DefaultLimit,
+) -> OccupationSearch:
+    """Search the occupations in force on `on` (default today) by SOC code or title words, best first:
+    the exact code, codes starting with the digits typed, titles holding every word, then titles holding
+    some. A word matches a title word it starts ("superv" finds "supervisors")."""
+    day = on or cases.uk_today(now)
+    return OccupationSearch(q=q, on=day, data=book.search_occupations(q, day, limit))
+
+
+@router.get("/occupations/{code}")
+async def get_occupation(code: str, actor: Viewer, book: Book, now: Now, on: On = None) -> OccupationAsOf:
+    """One SOC 2020 occupation as it stands on `on` (default today): skill band, going rates, and
+    whether it is on the Temporary Shortage List and the Immigration Salary List for a CoS assigned that
+    day. 404 when the code is not in the occupation tables, or its data does not cover the date (the
+    detail says which)."""
+    day = on or cases.uk_today(now)
+    try:
+        occupation = book.occupation(code, day)
+    except OccupationNotFound as exc:
+        raise ProblemError(404, "not_found", str(exc)) from exc
+    return OccupationAsOf.of(book, occupation, day)
+
+
+@router.get("/rules")
+async def describe_rules(actor: Viewer, book: Book) -> RuleBookDescription:
+    """What the service loaded: each rule's windows with value, source and confidence grade, the
+    occupation datasets, the files read, and which of them came from the override directory
+    (SPONSORFLOW_RULES_PATH)."""
+    return book.describe()
+
+
+@router.get("/rules/{rule_id}")
+async def get_rule(rule_id: str, actor: Viewer, book: Book) -> RuleDescription:
+    """Every window of one rule, oldest first, with value, source, grade and the file it came from."""
+    found = next((rule for rule in book.describe().rules if rule.id == rule_id), None)
+    if found is None:
+        raise NotFound(f"rule {rule_id!r}")
+    return found
