@@ -42,10 +42,10 @@ openapi-check: install
 	$(BIN)/sponsorflow openapi --check --output openapi/openapi.json
 
 test-sqlite: install
-	SPONSORFLOW_TEST_DB=sqlite $(BIN)/pytest
+	SPONSORFLOW_TEST_DB=sqlite $(BIN)/pytest -q
 
 test-postgres: install
-	SPONSORFLOW_TEST_DB=postgresql SPONSORFLOW_TEST_PG_URL=$(PG_URL) $(BIN)/pytest
+	SPONSORFLOW_TEST_DB=postgresql SPONSORFLOW_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV) .sponsorflow .mypy_cache .ruff_cache .pytest_cache sponsorflow.db*
