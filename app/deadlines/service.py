@@ -219,15 +219,12 @@ async def list_deadlines(
 
 async def counts(session: AsyncSession, organisation_id: str, now: datetime) -> DeadlineCounts:
     async with read_transaction(session):
-        by_status = dict(
-            (
-                await session.execute(
-                    select(Deadline.status, func.count())
-                    .where(Deadline.organisation_id == organisation_id)
-                    .group_by(Deadline.status)
-                )
-            ).tuples()
+        rows = await session.execute(
+            select(Deadline.status, func.count())
+            .where(Deadline.organisation_id == organisation_id)
+            .group_by(Deadline.status)
         )
+        by_status = {status: int(n) for status, n in rows}
         soon = (
             await session.execute(
                 select(func.count()).where(

@@ -257,6 +257,8 @@ async def update_hire(
             setattr(hire, name, value.value if hasattr(value, "value") else value)
         if eligibility.INPUT_FIELDS & set(changes):
             await _assess(session, ctx, hire)
+        if _ANCHOR_FIELDS & set(changes):
+            await _rearm(session, ctx, hire)
         hire.version += 1
         hire.updated_at = ctx.now
         await _flush_unique(session, hire)
@@ -269,6 +271,14 @@ async def update_hire(
             ctx.now,
         )
         return (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
+
+
+async def _rearm(session: AsyncSession, ctx: cases.Context, hire: Hire) -> None:
+    """A date or calendar a deadline counts by changed: recompute the current state's open deadlines."""
+    kinds = HIRE.state(hire.state).arms
+    if kinds:
+        await deadlines.settle(session, hire.id, dict.fromkeys(kinds, "cancelled"), ctx.now)
+        _arm(session, ctx, hire, kinds)
 
 
 def _editable(state: str) -> frozenset[str]:
