@@ -109,9 +109,7 @@ def add_years(d: date, n: int) -> date:
     return add_calendar_months(d, 12 * n)
 
 
-def add_duration(
-    start: date, amount: int, unit: DurationUnit | str, nation: Nation, *, strict: bool = False
-) -> date:
+def add_duration(start: date, amount: int, unit: DurationUnit | str, nation: Nation, *, strict: bool = False) -> date:
     """Dispatch on the unit a rule is expressed in (rules data names units by these strings)."""
     match DurationUnit(unit):
         case DurationUnit.working_days:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from app.config import Settings, get_settings
@@ -144,6 +145,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
                     SystemClock(),
                     interval=settings.scheduler_interval_seconds,
                     batch_size=settings.scheduler_batch_size,
+                    idempotency_retention=timedelta(hours=settings.idempotency_retention_hours),
                 )
         finally:
             await engine.dispose()

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     idempotency_lock_seconds: int = Field(
         default=60, ge=1, description="after this, an unfinished Idempotency-Key claim may be retaken"
     )
+    idempotency_retention_hours: int = Field(default=24, ge=1, description="how long a key replays its answer")
     rules_path: Path | None = None
     # None means "on in development, off in production"; see _development_only_features.
     sandbox_enabled: bool | None = None
@@ -50,9 +51,7 @@ class Settings(BaseSettings):
     def _development_only_features(self) -> Settings:
         production = self.environment is Environment.production
         refused = [
-            name
-            for name in ("sandbox_enabled", "bootstrap_dev_keys")
-            if production and getattr(self, name) is True
+            name for name in ("sandbox_enabled", "bootstrap_dev_keys") if production and getattr(self, name) is True
         ]
         if refused:
             raise ValueError(

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -92,6 +93,7 @@ def create_app(
                     app.state.clock,
                     interval=settings.scheduler_interval_seconds,
                     batch_size=settings.scheduler_batch_size,
+                    idempotency_retention=timedelta(hours=settings.idempotency_retention_hours),
                 ),
                 name="sponsorflow-scheduler",
             )

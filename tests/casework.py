@@ -28,6 +28,21 @@ SOFTWARE_ENGINEER = {
 }
 
 
+def journey(day: str) -> list[tuple[str, dict[str, Any]]]:
+    """The outside-UK path from draft to the end of sponsorship, every date on `day`."""
+    end = f"{int(day[:4]) + 3}{day[4:]}"
+    return [
+        ("request_cos", {}),
+        ("grant_cos", {}),
+        ("assign_cos", {"cos_reference": "C2G8H71234567X"}),
+        ("submit_visa_application", {"application_date": day}),
+        ("grant_visa", {"permission_start_date": day, "permission_end_date": end}),
+        ("complete_rtw_check", {"rtw_check_date": day, "method": "manual"}),
+        ("start_employment", {"actual_start_date": day}),
+        ("end_sponsorship", {"ended_on": day, "reason": "dismissed"}),
+    ]
+
+
 @dataclass
 class Casework:
     client: AsyncClient
@@ -73,6 +88,16 @@ class Casework:
         r = await self.act(hire_id, action, **payload)
         assert r.status_code == 200, r.text
         return dict(r.json())
+
+    async def walk(self, hire_id: str, until: str, day: str) -> dict[str, Any]:
+        """Take a case from draft through each step of the outside-UK path up to the `until` action,
+        every date set to `day`."""
+        case: dict[str, Any] = {}
+        for action, payload in journey(day):
+            case = await self.ok(hire_id, action, **payload)
+            if action == until:
+                return case
+        raise ValueError(f"{until} is not on the journey")
 
     async def events(self, hire_id: str) -> list[dict[str, Any]]:
         r = await self.client.get(f"/v1/hires/{hire_id}/events", params={"limit": 200}, headers=self.headers())

@@ -6,14 +6,17 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Select, and_, or_
 
 from app.api.problems import ProblemError
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S", bound=Select[Any])
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -48,6 +51,41 @@ def cursor_field(cursor: dict[str, Any] | None, name: str) -> Any:
     if name not in cursor:
         raise ProblemError(400, "invalid_cursor", "the cursor does not belong to this list")
     return cursor[name]
+
+
+class Keyset:
+    """A list's stable order and how to resume it: each column with the parser of its cursor value.
+
+    `apply` orders, limits (one extra row says whether there is more) and seeks past the cursor with the
+    lexicographic condition (a > x) OR (a = x AND b > y), so ties on the first column stay in order.
+    """
+
+    def __init__(self, *columns: tuple[str, Any, Callable[[str], Any]]) -> None:
+        self.columns = columns
+
+    def apply(self, stmt: S, cursor: dict[str, Any] | None, limit: int) -> S:
+        stmt = stmt.order_by(*(column for _, column, _ in self.columns)).limit(limit + 1)
+        if cursor is None:
+            return stmt
+        try:
+            values = [parse(str(cursor_field(cursor, name))) for name, _, parse in self.columns]
+        except ValueError as exc:
+            raise ProblemError(400, "invalid_cursor", "the cursor is not one this API issued") from exc
+        condition: ColumnElement[bool] | None = None
+        for (_, column, _), value in reversed(list(zip(self.columns, values, strict=True))):
+            condition = column > value if condition is None else or_(column > value, and_(column == value, condition))
+        assert condition is not None  # a Keyset has at least one column
+        return stmt.where(condition)
+
+    def key(self, row: Any) -> dict[str, str]:
+        return {name: _text(getattr(row, name)) for name, _, _ in self.columns}
+
+    def page(self, rows: Sequence[R], limit: int, convert: Callable[[R], T]) -> Page[T]:
+        return page_of(rows, limit, convert, self.key)
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def page_of(

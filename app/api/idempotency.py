@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
@@ -160,3 +160,10 @@ def _replayed(record: IdempotencyRecord) -> Response:
         headers=headers,
         media_type=media_type,
     )
+
+
+async def prune(sessions: async_sessionmaker[AsyncSession], older_than: datetime) -> int:
+    """Forget keys older than the retention window: a retry after it runs as a new request."""
+    async with sessions() as session, write_transaction(session):
+        result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < older_than))
+    return int(result.rowcount)  # type: ignore[attr-defined]

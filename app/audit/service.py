@@ -45,6 +45,7 @@ async def record(
     the last write of the transaction to hold that lock briefly."""
     if not drafts:
         return []
+    await session.flush()  # the case's own writes first: the counter row lock is then held only briefly
     last = (
         await session.execute(
             update(Organisation)

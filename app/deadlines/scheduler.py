@@ -17,13 +17,14 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import cases
+from app.api import idempotency
 from app.audit import service as audit
 from app.audit.service import SYSTEM, EventDraft
 from app.calendar import Nation
@@ -208,14 +209,22 @@ def _fired(row: Deadline, outcome: str, effects: list[str]) -> Fired:
 
 
 async def run_forever(
-    sessions: async_sessionmaker[AsyncSession], book: RuleBook, clock: Clock, *, interval: float, batch_size: int
+    sessions: async_sessionmaker[AsyncSession],
+    book: RuleBook,
+    clock: Clock,
+    *,
+    interval: float,
+    batch_size: int,
+    idempotency_retention: timedelta,
 ) -> None:
     """The worker loop: a pass, then a pause. An error is logged and the next pass tries again."""
     while True:
         try:
-            fired = await run_due(sessions, book, clock.now(), batch_size=batch_size)
-            if fired:
-                log.info("scheduler pass", extra={"fired": len(fired)})
+            now = clock.now()
+            fired = await run_due(sessions, book, now, batch_size=batch_size)
+            pruned = await idempotency.prune(sessions, now - idempotency_retention)
+            if fired or pruned:
+                log.info("scheduler pass", extra={"fired": len(fired), "idempotency_keys_pruned": pruned})
         except Exception:
             log.exception("scheduler pass failed; retrying after the interval")
         await asyncio.sleep(interval)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.auth import Principal, Role
-from app.api.cursors import Page, cursor_field, page_of
+from app.api.cursors import Keyset, Page
 from app.api.problems import NotFound, ProblemError
 from app.audit.service import EventDraft
 from app.calendar import Nation
@@ -180,6 +180,9 @@ async def open_for(session: AsyncSession, subject_ids: list[str]) -> dict[str, l
 # --- views ----------------------------------------------------------------------------------------
 
 
+_BY_DUE = Keyset(("due_at", Deadline.due_at, datetime.fromisoformat), ("id", Deadline.id, str))
+
+
 @dataclass(frozen=True)
 class DeadlineFilters:
     status: tuple[str, ...] = ()
@@ -192,16 +195,7 @@ class DeadlineFilters:
 async def list_deadlines(
     session: AsyncSession, organisation_id: str, filters: DeadlineFilters, cursor: dict[str, Any] | None, limit: int
 ) -> Page[DeadlineOut]:
-    stmt = (
-        select(Deadline)
-        .where(Deadline.organisation_id == organisation_id)
-        .order_by(Deadline.due_at, Deadline.id)
-        .limit(limit + 1)
-    )
-    after_due, after_id = cursor_field(cursor, "due_at"), cursor_field(cursor, "id")
-    if after_due is not None:
-        due = datetime.fromisoformat(str(after_due))
-        stmt = stmt.where((Deadline.due_at > due) | ((Deadline.due_at == due) & (Deadline.id > str(after_id))))
+    stmt = _BY_DUE.apply(select(Deadline).where(Deadline.organisation_id == organisation_id), cursor, limit)
     if filters.status:
         stmt = stmt.where(Deadline.status.in_(filters.status))
     if filters.kind:
@@ -214,7 +208,7 @@ async def list_deadlines(
         stmt = stmt.where(Deadline.due_at <= filters.due_before)
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
-    return page_of(rows, limit, DeadlineOut.model_validate, lambda d: {"due_at": d.due_at.isoformat(), "id": d.id})
+    return _BY_DUE.page(rows, limit, DeadlineOut.model_validate)
 
 
 async def counts(session: AsyncSession, organisation_id: str, now: datetime) -> DeadlineCounts:

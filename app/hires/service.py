@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cases
-from app.api.cursors import Page, cursor_field, page_of
+from app.api.cursors import Keyset, Page
 from app.api.etags import IfMatch
 from app.api.problems import Conflict, NotFound, ProblemError, Reason
 from app.audit import service as audit
@@ -147,6 +147,9 @@ async def _find(session: AsyncSession, organisation_id: str, hire_id: str, *, lo
     return hire
 
 
+_BY_ID = Keyset(("id", Hire.id, str))
+
+
 @dataclass(frozen=True)
 class HireFilters:
     state: Sequence[str] = ()
@@ -165,10 +168,7 @@ async def list_hires(
     limit: int,
     today: date,
 ) -> Page[HireOut]:
-    stmt = select(Hire).where(Hire.organisation_id == organisation_id).order_by(Hire.id).limit(limit + 1)
-    after = cursor_field(cursor, "id")
-    if after is not None:
-        stmt = stmt.where(Hire.id > str(after))
+    stmt = _BY_ID.apply(select(Hire).where(Hire.organisation_id == organisation_id), cursor, limit)
     unknown = set(filters.state) - {s.name for s in HIRE.states}
     if unknown:
         raise ProblemError(400, "unknown_state", f"no hire state {sorted(unknown)}")
@@ -188,7 +188,7 @@ async def list_hires(
         rows = list((await session.execute(stmt)).scalars())
         licence, allocation = await _licence_and_allocation(session, organisation_id)
         summaries = await Summaries.load(session, [h.id for h in rows[:limit]])
-    return page_of(rows, limit, lambda h: summaries.of(h, licence, allocation, today), lambda h: {"id": h.id})
+    return _BY_ID.page(rows, limit, lambda h: summaries.of(h, licence, allocation, today))
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -263,6 +263,7 @@ async def update_hire(
         hire.updated_at = ctx.now
         await _flush_unique(session, hire)
         licence, allocation = await _licence_and_allocation(session, ctx.organisation_id)
+        out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
         await audit.record(
             session,
             ctx.organisation_id,
@@ -270,7 +271,7 @@ async def update_hire(
             [EventDraft("hire.updated", "hire", hire.id, data=data.model_dump(mode="json", exclude_unset=True))],
             ctx.now,
         )
-        return (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
+        return out
 
 
 async def _rearm(session: AsyncSession, ctx: cases.Context, hire: Hire) -> None:
@@ -320,8 +321,10 @@ async def apply_action(
         if_match.check(hire.version)
         licence, allocation = await _licence_and_allocation(session, ctx.organisation_id, lock_licence=True)
         events = await _act(session, ctx, hire, action, payload, licence, allocation, by_system=False)
+        await session.flush()
+        out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
         await audit.record(session, ctx.organisation_id, ctx.actor, events, ctx.now)
-        return (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
+        return out
 
 
 async def _act(

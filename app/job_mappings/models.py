@@ -13,9 +13,7 @@ class JobMapping(Base):
 
     __tablename__ = "job_mappings"
 
-    organisation_id: Mapped[str] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
-    )
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
     hris_job_code: Mapped[str] = mapped_column(String(100), primary_key=True)
     job_title: Mapped[str | None] = mapped_column(String(200))
     soc_code: Mapped[str] = mapped_column(String(4))

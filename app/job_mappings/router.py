@@ -18,9 +18,7 @@ async def list_job_mappings(
     session: Session, actor: Viewer, book: Book, now: Now, cursor: Cursor, limit: Limit = DefaultLimit
 ) -> Page[JobMappingOut]:
     """The organisation's HRIS job codes and the SOC 2020 codes they map to."""
-    return await service.list_mappings(
-        session, actor.organisation_id, cursor, limit, book, cases.uk_today(now)
-    )
+    return await service.list_mappings(session, actor.organisation_id, cursor, limit, book, cases.uk_today(now))
 
 
 @router.get("/job-mappings/{hris_job_code}")
@@ -44,9 +42,7 @@ async def put_job_mapping(
     """Map an HRIS job code to a SOC code (e.g. `AUN04792` "Customer Service Unit Supervisor" → 7220).
     New cases with that job code take the SOC code from it."""
     today = cases.uk_today(now)
-    mapping, created = await service.put_mapping(
-        session, actor.organisation_id, hris_job_code, body, book, now, today
-    )
+    mapping, created = await service.put_mapping(session, actor.organisation_id, hris_job_code, body, book, now, today)
     response.status_code = 201 if created else 200
     return service.view(mapping, book, today)
 

@@ -6,12 +6,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.cursors import Page, cursor_field, page_of
+from app.api.cursors import Keyset, Page
 from app.api.problems import NotFound, ProblemError
 from app.db.transactions import read_transaction, write_transaction
 from app.job_mappings.models import JobMapping
 from app.job_mappings.schemas import JobMappingIn, JobMappingOut
 from app.rules.book import RuleBook
+
+_BY_CODE = Keyset(("hris_job_code", JobMapping.hris_job_code, str))
 
 
 def view(mapping: JobMapping, book: RuleBook, today: date) -> JobMappingOut:
@@ -84,15 +86,7 @@ async def list_mappings(
     book: RuleBook,
     today: date,
 ) -> Page[JobMappingOut]:
-    stmt = (
-        select(JobMapping)
-        .where(JobMapping.organisation_id == organisation_id)
-        .order_by(JobMapping.hris_job_code)
-        .limit(limit + 1)
-    )
-    after = cursor_field(cursor, "code")
-    if after is not None:
-        stmt = stmt.where(JobMapping.hris_job_code > str(after))
+    stmt = _BY_CODE.apply(select(JobMapping).where(JobMapping.organisation_id == organisation_id), cursor, limit)
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
-    return page_of(rows, limit, lambda m: view(m, book, today), lambda m: {"code": m.hris_job_code})
+    return _BY_CODE.page(rows, limit, lambda m: view(m, book, today))

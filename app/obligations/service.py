@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cases
-from app.api.cursors import Page, cursor_field, page_of
+from app.api.cursors import Keyset, Page
 from app.api.etags import IfMatch
 from app.api.problems import Conflict, NotFound, ProblemError
 from app.audit import service as audit
@@ -25,6 +25,7 @@ from app.obligations.schemas import ObligationOut, OrganisationChangeIn, Report,
 from app.rules.book import RuleBook
 
 OWED = ("open", "overdue")
+_BY_DUE = Keyset(("due_on", Obligation.due_on, date.fromisoformat), ("id", Obligation.id, str))
 
 
 async def open_for(session: AsyncSession, hire_ids: list[str]) -> dict[str, list[Obligation]]:
@@ -66,16 +67,7 @@ async def list_obligations(
     session: AsyncSession, organisation_id: str, filters: ObligationFilters, cursor: dict[str, Any] | None, limit: int
 ) -> Page[ObligationOut]:
     """Soonest due first; the cursor carries (due_on, id)."""
-    stmt = (
-        select(Obligation)
-        .where(Obligation.organisation_id == organisation_id)
-        .order_by(Obligation.due_on, Obligation.id)
-        .limit(limit + 1)
-    )
-    after_due, after_id = cursor_field(cursor, "due_on"), cursor_field(cursor, "id")
-    if after_due is not None:
-        due = date.fromisoformat(str(after_due))
-        stmt = stmt.where((Obligation.due_on > due) | ((Obligation.due_on == due) & (Obligation.id > str(after_id))))
+    stmt = _BY_DUE.apply(select(Obligation).where(Obligation.organisation_id == organisation_id), cursor, limit)
     if filters.status:
         stmt = stmt.where(Obligation.status.in_(filters.status))
     if filters.kind:
@@ -88,7 +80,7 @@ async def list_obligations(
         stmt = stmt.where(Obligation.due_on >= filters.due_after)
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
-    return page_of(rows, limit, ObligationOut.model_validate, lambda o: {"due_on": o.due_on.isoformat(), "id": o.id})
+    return _BY_DUE.page(rows, limit, ObligationOut.model_validate)
 
 
 async def get_obligation(session: AsyncSession, organisation_id: str, obligation_id: str) -> Obligation:

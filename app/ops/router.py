@@ -23,9 +23,7 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         current, head = await current_and_head(request.app.state.engine)
     except Exception as exc:  # any failure to reach the database means "not ready"
-        return problem_response(
-            request, 503, "database_unreachable", f"database unreachable: {type(exc).__name__}"
-        )
+        return problem_response(request, 503, "database_unreachable", f"database unreachable: {type(exc).__name__}")
     if current != head:
         return problem_response(
             request,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import Principal, Role, generate_key
-from app.api.cursors import Page, cursor_field, page_of
+from app.api.cursors import Keyset, Page
 from app.api.etags import IfMatch
 from app.api.problems import NotFound, ProblemError
 from app.db.transactions import for_update, read_transaction, write_transaction
@@ -23,6 +23,9 @@ from app.organisations.schemas import (
     OrganisationOut,
     OrganisationUpdate,
 )
+
+_BY_ORG_ID = Keyset(("id", Organisation.id, str))
+_BY_KEY_ID = Keyset(("id", ApiKey.id, str))
 
 
 def add_organisation(session: AsyncSession, data: OrganisationCreate, now: datetime) -> Organisation:
@@ -84,13 +87,10 @@ async def create_organisation(session: AsyncSession, data: OrganisationCreate, n
 async def list_organisations(
     session: AsyncSession, cursor: dict[str, object] | None, limit: int
 ) -> Page[OrganisationOut]:
-    after = cursor_field(cursor, "id")
-    stmt = select(Organisation).order_by(Organisation.id).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(Organisation.id > str(after))
+    stmt = _BY_ORG_ID.apply(select(Organisation), cursor, limit)
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
-    return page_of(rows, limit, OrganisationOut.model_validate, lambda r: {"id": r.id})
+    return _BY_ORG_ID.page(rows, limit, OrganisationOut.model_validate)
 
 
 def visible_organisation_id(principal: Principal, organisation_id: str) -> str:
@@ -140,13 +140,10 @@ async def create_api_key(
 async def list_api_keys(
     session: AsyncSession, organisation_id: str, cursor: dict[str, object] | None, limit: int
 ) -> Page[ApiKeyOut]:
-    after = cursor_field(cursor, "id")
-    stmt = select(ApiKey).where(ApiKey.organisation_id == organisation_id).order_by(ApiKey.id).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(ApiKey.id > str(after))
+    stmt = _BY_KEY_ID.apply(select(ApiKey).where(ApiKey.organisation_id == organisation_id), cursor, limit)
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
-    return page_of(rows, limit, ApiKeyOut.model_validate, lambda r: {"id": r.id})
+    return _BY_KEY_ID.page(rows, limit, ApiKeyOut.model_validate)
 
 
 async def revoke_api_key(session: AsyncSession, organisation_id: str, key_id: str, now: datetime) -> ApiKey:

@@ -49,9 +49,7 @@ class OccupationNotFound(LookupError):
     def __init__(self, code: str, on: date, windows: Sequence[str] = ()) -> None:
         self.code = code
         self.on = on
-        detail = (
-            f"its data covers {', '.join(windows)}" if windows else "the code is not in the occupation tables"
-        )
+        detail = f"its data covers {', '.join(windows)}" if windows else "the code is not in the occupation tables"
         super().__init__(f"no occupation {code!r} on {on}: {detail}")
 
 
@@ -92,8 +90,7 @@ class RuleBook:
         for loaded in rules:
             by_id.setdefault(loaded.entry.id, []).append(loaded)
         self._rules: dict[str, tuple[LoadedRule, ...]] = {
-            rule_id: tuple(sorted(items, key=lambda r: r.entry.effective_from))
-            for rule_id, items in by_id.items()
+            rule_id: tuple(sorted(items, key=lambda r: r.entry.effective_from)) for rule_id, items in by_id.items()
         }
         # Windows never overlap (the loader refuses it), so a bisect on the start dates finds the only
         # candidate window for a date.
@@ -103,8 +100,7 @@ class RuleBook:
         for occupation in occupations:
             by_code.setdefault(occupation.code, []).append(occupation)
         self._occupations: dict[str, tuple[Occupation, ...]] = {
-            code: tuple(sorted(items, key=lambda o: o.effective_from))
-            for code, items in sorted(by_code.items())
+            code: tuple(sorted(items, key=lambda o: o.effective_from)) for code, items in sorted(by_code.items())
         }
         self._occupation_starts = {k: [o.effective_from for o in v] for k, v in self._occupations.items()}
         # Title words are split once here so a search is one pass over the records in force.

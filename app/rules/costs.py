@@ -53,13 +53,9 @@ class CostInput(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> CostInput:
         if self.application_date < self.cos_assignment_date:
-            raise ValueError(
-                "application_date is before cos_assignment_date: a visa application uses an assigned CoS"
-            )
+            raise ValueError("application_date is before cos_assignment_date: a visa application uses an assigned CoS")
         if self.licence_priority and self.licence_application_date is None:
-            raise ValueError(
-                "licence_priority needs licence_application_date (the fee is priced on that date)"
-            )
+            raise ValueError("licence_priority needs licence_application_date (the fee is priced on that date)")
         return self
 
 
@@ -163,9 +159,7 @@ def estimate_costs(book: RuleBook, inp: CostInput) -> CostEstimate:
     if inp.health_and_care:
         category = "health_and_care"
         if inp.isl_job:
-            notes.append(
-                "Health and Care visa fee used: it applies instead of the Immigration Salary List fee"
-            )
+            notes.append("Health and Care visa fee used: it applies instead of the Immigration Salary List fee")
     elif inp.isl_job:
         category = "immigration_salary_list"
     else:
@@ -182,13 +176,9 @@ def estimate_costs(book: RuleBook, inp: CostInput) -> CostEstimate:
     )
 
     if inp.visa_service is not VisaService.standard:
-        rule_id = (
-            ids.VISA_FEE_PRIORITY if inp.visa_service is VisaService.priority else ids.VISA_FEE_SUPER_PRIORITY
-        )
+        rule_id = ids.VISA_FEE_PRIORITY if inp.visa_service is VisaService.priority else ids.VISA_FEE_SUPER_PRIORITY
         words = inp.visa_service.value.replace("_", " ")
-        lines.add(
-            f"visa_{inp.visa_service.value}_fee", f"Visa {words} service", Payer.worker, rule_id, app_on
-        )
+        lines.add(f"visa_{inp.visa_service.value}_fee", f"Visa {words} service", Payer.worker, rule_id, app_on)
         if applicants > 1:
             notes.append(
                 f"The {words} fee is charged once, for the worker; the facts file does not say whether each "
@@ -199,9 +189,7 @@ def estimate_costs(book: RuleBook, inp: CostInput) -> CostEstimate:
 
     doubtful = sorted({line.rule_id for line in lines.lines if line.status.doubtful})
     if doubtful:
-        notes.append(
-            f"Some figures are graded unconfirmed or conflict; check before quoting: {', '.join(doubtful)}"
-        )
+        notes.append(f"Some figures are graded unconfirmed or conflict; check before quoting: {', '.join(doubtful)}")
 
     sponsor_total = sum((line.total for line in lines.lines if line.payer is Payer.sponsor), Decimal(0))
     worker_total = sum((line.total for line in lines.lines if line.payer is Payer.worker), Decimal(0))
@@ -249,16 +237,12 @@ def _immigration_skills_charge(book: RuleBook, inp: CostInput, lines: _Lines, no
 
 def _health_surcharge(inp: CostInput, lines: _Lines, notes: list[str]) -> None:
     if inp.health_and_care:
-        notes.append(
-            "No Immigration Health Surcharge: Health and Care visa holders and their dependants are exempt"
-        )
+        notes.append("No Immigration Health Surcharge: Health and Care visa holders and their dependants are exempt")
         return
     on = inp.application_date
     # Charged per year; the facts file has no half-year rule, so every started year counts in full.
     years = math.ceil(inp.cos_months / 12)
-    lines.add(
-        "ihs_worker", "Immigration Health Surcharge, worker, per year", Payer.worker, ids.IHS_ADULT, on, years
-    )
+    lines.add("ihs_worker", "Immigration Health Surcharge, worker, per year", Payer.worker, ids.IHS_ADULT, on, years)
     if inp.dependants:
         lines.add(
             "ihs_adult_dependants",

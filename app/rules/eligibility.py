@@ -188,11 +188,7 @@ class _Check:
 
     @property
     def cohort(self) -> str:
-        return (
-            " for workers first sponsored before 2024-04-04"
-            if self.inp.first_sponsored_before_2024_04_04
-            else ""
-        )
+        return " for workers first sponsored before 2024-04-04" if self.inp.first_sponsored_before_2024_04_04 else ""
 
     def rule(self, rule_id: str, kind: type[_E]) -> _E | None:
         """The rule in force on the CoS date, or None when the data has no window for it."""
@@ -340,8 +336,7 @@ def _assess_occupation(check: _Check, occ: Occupation, current: bool, minimum: N
             check.add(
                 ReasonOutcome.needs_review,
                 "occupation_restricted_job_types",
-                f"{occ.label} is eligible only for these jobs: {occ.condition_text}. Confirm the job is "
-                "one of them",
+                f"{occ.label} is eligible only for these jobs: {occ.condition_text}. Confirm the job is one of them",
                 ref,
             )
         )
@@ -373,9 +368,7 @@ def _assess_occupation(check: _Check, occ: Occupation, current: bool, minimum: N
     return max(outcomes, key=lambda o: o.severity)
 
 
-def _assess_below_minimum(
-    check: _Check, occ: Occupation, current: bool, minimum: NumberRule
-) -> ReasonOutcome:
+def _assess_below_minimum(check: _Check, occ: Occupation, current: bool, minimum: NumberRule) -> ReasonOutcome:
     """An RQF 3-5 job under the RQF 6 rule: only the shortage lists or transitional protection open it."""
     required = int(minimum.value)
     if not current:
@@ -458,9 +451,7 @@ def _assess_below_minimum(
     if protection is not None:
         cut_off = "that date" if protection.value == minimum.effective_from else str(protection.value)
         message += f"; workers already sponsored before {cut_off} may stay (transitional protection)"
-    return check.add(
-        ReasonOutcome.ineligible, "below_skill_level_no_shortage_list", message, _Ref.of_rule(minimum)
-    )
+    return check.add(ReasonOutcome.ineligible, "below_skill_level_no_shortage_list", message, _Ref.of_rule(minimum))
 
 
 def _list_restriction(entry: ShortageListEntry, occ: Occupation) -> str | None:
@@ -544,8 +535,7 @@ def _assess_salary(check: _Check, occ: Occupation, current: bool) -> _Salary:
         check.add(
             ReasonOutcome.ok,
             "salary_meets_requirement",
-            f"The annual salary of {_gbp(salary)} meets the {_gbp(binding.amount)} required "
-            f"({binding.explanation})",
+            f"The annual salary of {_gbp(salary)} meets the {_gbp(binding.amount)} required ({binding.explanation})",
             binding.refs[0],
         )
     # A doubtful figure matters only where it decides the answer.
@@ -563,9 +553,7 @@ def _assess_salary(check: _Check, occ: Occupation, current: bool) -> _Salary:
 
     parts = "; ".join(c.explanation for c in components)
     if complete and binding is not None and binding.amount is not None:
-        return _Salary(
-            binding.amount, shortfall, f"{_gbp(binding.amount)}, the highest of: {parts}", components
-        )
+        return _Salary(binding.amount, shortfall, f"{_gbp(binding.amount)}, the highest of: {parts}", components)
     floor = f"at least {_gbp(binding.amount)}" if binding and binding.amount is not None else "not known"
     return _Salary(None, shortfall, f"{floor}; the data cannot settle it: {parts}", components)
 
@@ -680,9 +668,7 @@ def _missing_rate(check: _Check, occ: Occupation, rate_name: str, ref: _Ref) -> 
             f"against national pay scales ({urls}); check the rate for this job by hand",
             ref,
         )
-        return _Component(
-            SalaryComponentName.going_rate, None, f"{rate_name}: national pay scale", [ref]
-        ), False
+        return _Component(SalaryComponentName.going_rate, None, f"{rate_name}: national pay scale", [ref]), False
     if rates.note:
         message = (
             f"{occ.label} has no {rate_name} under option {option.value}{check.cohort} (the tables say: "
@@ -708,9 +694,7 @@ def _missing_rate(check: _Check, occ: Occupation, rate_name: str, ref: _Ref) -> 
 
 def _hourly_floor(check: _Check) -> _Component:
     inp = check.inp
-    floor_id = (
-        ids.HOURLY_FLOOR_LOWER_RATE_COHORT if inp.first_sponsored_before_2024_04_04 else ids.HOURLY_FLOOR
-    )
+    floor_id = ids.HOURLY_FLOOR_LOWER_RATE_COHORT if inp.first_sponsored_before_2024_04_04 else ids.HOURLY_FLOOR
     floor = check.rule(floor_id, MoneyRule)
     weeks = check.rule(ids.WEEKS_PER_YEAR, NumberRule)
     hours = inp.weekly_hours
@@ -724,9 +708,7 @@ def _hourly_floor(check: _Check) -> _Component:
             f"check by hand that the pay{paid} meets the floor",
             _Ref(missing),
         )
-        return _Component(
-            SalaryComponentName.hourly_floor, None, "hourly floor: not in the data", [_Ref(missing)]
-        )
+        return _Component(SalaryComponentName.hourly_floor, None, "hourly floor: not in the data", [_Ref(missing)])
     # The floor is stated to the penny and met by hourly pay that rounds to it, so the lowest annual pay
     # that meets it is half a penny an hour below the floor (£33,400 for 37.5 hours is £17.128 an hour).
     annual = _ceil_penny((floor.value - PENNY / 2) * hours * weeks.value)
@@ -740,9 +722,7 @@ def _hourly_floor(check: _Check) -> _Component:
 
 
 def _result(check: _Check, occ: Occupation | None, salary: _Salary | None) -> EligibilityResult:
-    worst = max(
-        (r.outcome for r in check.reasons), key=lambda o: o.severity, default=ReasonOutcome.needs_review
-    )
+    worst = max((r.outcome for r in check.reasons), key=lambda o: o.severity, default=ReasonOutcome.needs_review)
     status = {
         ReasonOutcome.ok: EligibilityStatus.eligible,
         ReasonOutcome.needs_review: EligibilityStatus.needs_review,

@@ -159,9 +159,7 @@ def _read_rules_file(directory: _Directory, path: Path, problems: list[str]) -> 
                 where += f" (id {raw['id']!r})"
             try:
                 if section == "rules":
-                    directory.rules.append(
-                        LoadedRule(_RULE_ADAPTER.validate_python(raw), directory.origin, label)
-                    )
+                    directory.rules.append(LoadedRule(_RULE_ADAPTER.validate_python(raw), directory.origin, label))
                 else:
                     dataset = OccupationDataset.model_validate(raw)
                     directory.datasets.append(_Declared(dataset, directory.origin, label))
@@ -264,9 +262,7 @@ def _merge_rules(shipped: _Directory, override: _Directory, problems: list[str])
     for loaded in override.rules:
         expected = shipped_kinds.get(loaded.entry.id)
         if expected is not None and loaded.entry.kind != expected:
-            problems.append(
-                f"{_rule_where(loaded)} is a {loaded.entry.kind} rule; the shipped rule is {expected}"
-            )
+            problems.append(f"{_rule_where(loaded)} is a {loaded.entry.kind} rule; the shipped rule is {expected}")
     merged, _ = _merge(
         shipped.rules, override.rules, lambda r: (r.entry.id, r.entry.effective_from), _rule_where, problems
     )
@@ -275,9 +271,7 @@ def _merge_rules(shipped: _Directory, override: _Directory, problems: list[str])
         kinds.setdefault(loaded.entry.id, set()).add(loaded.entry.kind)
     for rule_id, found in sorted(kinds.items()):
         if len(found) > 1:
-            problems.append(
-                f"rule {rule_id} mixes value kinds across its windows: {', '.join(sorted(found))}"
-            )
+            problems.append(f"rule {rule_id} mixes value kinds across its windows: {', '.join(sorted(found))}")
     _check_windows(
         merged,
         lambda r: r.entry.id,
@@ -386,18 +380,14 @@ def _occupations_of(
     return found
 
 
-def _self_described(
-    name: str, header: OccupationsFile, label: str, problems: list[str]
-) -> OccupationDataset | None:
+def _self_described(name: str, header: OccupationsFile, label: str, problems: list[str]) -> OccupationDataset | None:
     slug = re.sub(r"[^a-z0-9]+", "_", Path(name).stem.lower()).strip("_") or "file"
     try:
         return OccupationDataset(
             id=f"occupations.{slug}",
             file=name,
             effective_from=header.effective_date,
-            source=Source(
-                url=header.source_url or "", title=f"{header.route or 'Occupations'} data in {name}"
-            ),
+            source=Source(url=header.source_url or "", title=f"{header.route or 'Occupations'} data in {name}"),
             status=RuleStatus.reported,
             note="No occupation_datasets entry names this file: its window starts on its effective_date.",
         )

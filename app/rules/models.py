@@ -147,9 +147,7 @@ class Versioned(BaseModel):
     @model_validator(mode="after")
     def _window_in_order(self) -> Versioned:
         if self.effective_to is not None and self.effective_to < self.effective_from:
-            raise ValueError(
-                f"effective_to {self.effective_to} is before effective_from {self.effective_from}"
-            )
+            raise ValueError(f"effective_to {self.effective_to} is before effective_from {self.effective_from}")
         return self
 
     def covers(self, on: date) -> bool:

@@ -55,9 +55,7 @@ class OccupationsFile(BaseModel):
 
 # The tables write the band first, then an optional qualifier after a hyphen or dash that sometimes
 # lacks its space ("Medium Skilled<en dash> extending in same occupation only").
-_LABEL = re.compile(
-    r"^(?P<band>Higher Skilled|Medium Skilled|Ineligible)\s*(?:[-\u2013\u2014]\s*(?P<qualifier>.+))?$"
-)
+_LABEL = re.compile(r"^(?P<band>Higher Skilled|Medium Skilled|Ineligible)\s*(?:[-\u2013\u2014]\s*(?P<qualifier>.+))?$")
 _BANDS = {
     "Higher Skilled": SkillBand.higher_skilled,
     "Medium Skilled": SkillBand.medium_skilled,

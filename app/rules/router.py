@@ -36,9 +36,7 @@ async def create_eligibility_check(
 
 
 @router.post("/cost-estimates", responses=problem_responses(422))
-async def create_cost_estimate(
-    body: CostEstimateRequest, actor: Viewer, book: Book, now: Now
-) -> CostEstimate:
+async def create_cost_estimate(body: CostEstimateRequest, actor: Viewer, book: Book, now: Now) -> CostEstimate:
     """Itemise what one sponsored hire costs: licence fee (if asked), CoS fee and Immigration Skills
     Charge on the CoS assignment date (default today), visa fee and Immigration Health Surcharge on the
     application date (default the CoS date). Each line names its rule, date and payer. Stateless. When
@@ -55,9 +53,7 @@ async def search_occupations(
     actor: Viewer,
     book: Book,
     now: Now,
-    q: Annotated[
-        str, Query(min_length=1, max_length=200, description="a SOC code, its first digits, or title words")
-    ],
+    q: Annotated[str, Query(min_length=1, max_length=200, description="a SOC code, its first digits, or title words")],
     on: On = None,
     limit: Limit = DefaultLimit,
 ) -> OccupationSearch:

@@ -54,13 +54,9 @@ class CostEstimateRequest(CostInput):
             and self.application_date is not None
             and self.application_date < self.cos_assignment_date
         ):
-            raise ValueError(
-                "application_date is before cos_assignment_date: a visa application uses an assigned CoS"
-            )
+            raise ValueError("application_date is before cos_assignment_date: a visa application uses an assigned CoS")
         if self.licence_priority and self.licence_application_date is None:
-            raise ValueError(
-                "licence_priority needs licence_application_date (the fee is priced on that date)"
-            )
+            raise ValueError("licence_priority needs licence_application_date (the fee is priced on that date)")
         return self
 
     def resolve(self, today: date) -> CostInput:
@@ -75,9 +71,7 @@ class CostEstimateRequest(CostInput):
             return CostInput.model_validate(values)
         except ValidationError as exc:
             errors = [
-                FieldError(
-                    loc=["body", *e["loc"]], message=e["msg"].removeprefix("Value error, "), type=e["type"]
-                )
+                FieldError(loc=["body", *e["loc"]], message=e["msg"].removeprefix("Value error, "), type=e["type"])
                 for e in exc.errors()
             ]
             detail = (
@@ -107,12 +101,10 @@ class ShortageListStanding(BaseModel):
         "may still limit the jobs or areas"
     )
     entry: ShortageListEntry | None = Field(
-        description="the occupation's entry in the tables (jobs, areas, rates), shown even once the list "
-        "has closed"
+        description="the occupation's entry in the tables (jobs, areas, rates), shown even once the list has closed"
     )
     valid_until: date | None = Field(
-        description="the last CoS assignment date the list covers; null when the data holds no such rule "
-        "for the date"
+        description="the last CoS assignment date the list covers; null when the data holds no such rule for the date"
     )
     rule_id: str = Field(description="the rule giving `valid_until`")
     status: RuleStatus | None = Field(description="that rule's confidence grade")
@@ -132,18 +124,12 @@ class OccupationAsOf(BaseModel):
         return cls(
             on=on,
             occupation=occupation,
-            temporary_shortage_list=_standing(
-                book, occupation.temporary_shortage_list, ids.TSL_VALID_UNTIL, on
-            ),
-            immigration_salary_list=_standing(
-                book, occupation.immigration_salary_list, ids.ISL_VALID_UNTIL, on
-            ),
+            temporary_shortage_list=_standing(book, occupation.temporary_shortage_list, ids.TSL_VALID_UNTIL, on),
+            immigration_salary_list=_standing(book, occupation.immigration_salary_list, ids.ISL_VALID_UNTIL, on),
         )
 
 
-def _standing(
-    book: RuleBook, entry: ShortageListEntry | None, rule_id: str, on: date
-) -> ShortageListStanding:
+def _standing(book: RuleBook, entry: ShortageListEntry | None, rule_id: str, on: date) -> ShortageListStanding:
     # As the eligibility check reads it: a list with no `valid_until` in force on the date covers nothing.
     try:
         rule = book.entry(rule_id, on)

@@ -118,9 +118,7 @@ class Workflow(Generic[S_contra]):
             if action.dest is not None and action.dest not in self._states:
                 problems.append(f"{action.name}: unknown destination {action.dest!r}")
             armed = {kind for s in action.sources if s in self._states for kind in self._states[s].arms}
-            problems += [
-                f"{action.name}: meets {k!r}, which no source arms" for k in action.meets if k not in armed
-            ]
+            problems += [f"{action.name}: meets {k!r}, which no source arms" for k in action.meets if k not in armed]
             if action.obligation_condition is not None and action.opens_obligation is None:
                 problems.append(f"{action.name}: an obligation condition without an obligation")
         return problems
@@ -159,8 +157,7 @@ def describe(workflow: Workflow[Any]) -> dict[str, Any]:
                 "in_state": a.in_state,
                 "system": a.system,
                 "guards": [
-                    {"code": g.code, "description": g.description, "needs_payload": g.needs_payload}
-                    for g in a.guards
+                    {"code": g.code, "description": g.description, "needs_payload": g.needs_payload} for g in a.guards
                 ],
                 "opens_obligation": a.opens_obligation,
                 "obligation_condition": (

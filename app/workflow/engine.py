@@ -128,9 +128,7 @@ def apply(
             "unknown_action", f"There is no {workflow.name} action {action_name!r}; known actions: {known}."
         )
     if action.system and not actor_is_system:
-        raise ActionNotAvailable(
-            "system_only", f"{action_name} is fired by the system only, never through a request."
-        )
+        raise ActionNotAvailable("system_only", f"{action_name} is fired by the system only, never through a request.")
     from_state = subject.state
     if from_state not in action.sources:
         allowed = ", ".join(action.sources)
@@ -145,9 +143,7 @@ def apply(
         opens = None
 
     refusals: list[Reason] = []
-    moved = (
-        machine_for(workflow).events[action_name].trigger(subject, guard_input=guard_input, refusals=refusals)
-    )
+    moved = machine_for(workflow).events[action_name].trigger(subject, guard_input=guard_input, refusals=refusals)
     if not moved:
         raise ActionRefused(action_name, refusals)
     return Applied(

@@ -108,10 +108,7 @@ def evaluate(
 ) -> list[Reason]:
     """Every reason from every guard, in declaration order."""
     return [
-        reason
-        for guard in guards
-        if with_payload or not guard.needs_payload
-        for reason in guard.check(guard_input)
+        reason for guard in guards if with_payload or not guard.needs_payload for reason in guard.check(guard_input)
     ]
 
 
@@ -169,9 +166,7 @@ def required(*fields: Field) -> Guard[Subject]:
                 reasons.append(Reason("missing_field", f"Give {field.label}.", field.name))
             elif not _field_ok(inp.payload, field):
                 hint = _KIND_HINT[field.kind]
-                reasons.append(
-                    Reason("invalid_field", f"{field.label.capitalize()} must be {hint}.", field.name)
-                )
+                reasons.append(Reason("invalid_field", f"{field.label.capitalize()} must be {hint}.", field.name))
         return reasons
 
     names = ", ".join(field.name for field in fields)
@@ -370,8 +365,7 @@ def _undefined_cos_left(inp: GuardInput[HireSubject]) -> list[Reason]:
         return [
             Reason(
                 "cos_allocation_unknown",
-                "This year's undefined CoS allocation is not recorded: record it before assigning an "
-                "undefined CoS.",
+                "This year's undefined CoS allocation is not recorded: record it before assigning an undefined CoS.",
             )
         ]
     if remaining <= 0:

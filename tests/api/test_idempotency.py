@@ -96,3 +96,17 @@ async def test_validation_errors_do_not_burn_the_key(client: AsyncClient, platfo
     assert_problem(bad, 422, "validation_error")
     good = await client.post("/v1/organisations", json={"name": "x"}, headers=auth(platform_key, "k-5"))
     assert good.status_code == 422 and "idempotent-replayed" not in good.headers
+
+
+async def test_keys_are_forgotten_after_the_retention_window(client: AsyncClient, platform_key, clock, db) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from app.api.idempotency import prune
+
+    await client.post("/v1/organisations", json=NEW_ORG, headers=auth(platform_key, "old"))
+    sessions = create_sessionmaker(db)
+    assert await prune(sessions, clock.now()) == 0  # not older than now
+    assert await prune(sessions, clock.now() + timedelta(hours=25)) == 1
+    again = await client.post("/v1/organisations", json=NEW_ORG, headers=auth(platform_key, "old"))
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+    assert await organisation_count(db) == 2

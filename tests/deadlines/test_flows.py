@@ -293,3 +293,23 @@ async def test_the_embedded_scheduler_runs_in_the_apps_lifespan(db, clock: Froze
         running = [t for t in asyncio.all_tasks() if t.get_name() == "sponsorflow-scheduler"]
         assert len(running) == 1 and not running[0].done()
     assert running[0].cancelled()
+
+
+async def test_deadline_lists_page_through_ties_on_the_due_time(
+    client: AsyncClient, tenant: Tenant, clock: FrozenClock
+) -> None:
+    work = Casework(client, tenant, clock)
+    work.on("2026-01-12")
+    await work.licence_active()
+    for i in range(3):
+        hid = (await work.create(inside_uk=False, external_id=f"t{i}"))["id"]
+        await work.ok(hid, "request_cos")  # three chases due at the very same instant
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 1, "kind": "cos_decision_chase"}
+    while True:
+        page = (await client.get("/v1/deadlines", params=params, headers=work.headers())).json()
+        seen += [d["id"] for d in page["data"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert len(seen) == len(set(seen)) == 3 and seen == sorted(seen)

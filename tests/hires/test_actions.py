@@ -184,5 +184,16 @@ async def test_every_route_hides_other_organisations_objects(work: Casework, oth
     ):
         r = await work.client.request(method, url, json=body, headers=intruder | {"If-Match": "*"})
         assert_problem(r, 404, "not_found")
-    for url in ("/v1/hires", "/v1/events", "/v1/job-mappings"):
+    await work.ok(hid, "withdraw", reason="offer withdrawn")
+    body = {"kind": "key_personnel", "effective_date": "2026-01-12", "description": "new authorising officer"}
+    change = (await work.client.post("/v1/organisation-changes", json=body, headers=work.headers())).json()
+    for method, url, payload in (
+        ("GET", f"/v1/obligations/{change['id']}", None),
+        ("POST", f"/v1/obligations/{change['id']}/actions/report", {"sms_reference": "X"}),
+        ("POST", f"/v1/obligations/{change['id']}/actions/waive", {"reason": "x"}),
+    ):
+        r = await work.client.request(method, url, json=payload, headers=intruder)
+        assert_problem(r, 404, "not_found")
+    for url in ("/v1/hires", "/v1/events", "/v1/job-mappings", "/v1/obligations", "/v1/deadlines"):
         assert (await work.client.get(url, headers=intruder)).json()["data"] == []
+    assert (await work.client.get("/v1/deadlines/counts", headers=intruder)).json()["by_status"] == {}

@@ -43,16 +43,7 @@ async def test_revocation_withdraws_pre_employment_cases_and_ends_employment(wor
     waiting = await work.create(inside_uk=False, external_id="pre")
     employed = await work.create(inside_uk=False, external_id="emp")
     eid = employed["id"]
-    for action, body in (
-        ("request_cos", {}),
-        ("grant_cos", {}),
-        ("assign_cos", {"cos_reference": "C2G8H71234567X"}),
-        ("submit_visa_application", {"application_date": "2026-01-12"}),
-        ("grant_visa", {"permission_start_date": "2026-01-12", "permission_end_date": "2029-01-12"}),
-        ("complete_rtw_check", {"rtw_check_date": "2026-01-12", "method": "manual"}),
-        ("start_employment", {"actual_start_date": "2026-01-12"}),
-    ):
-        await work.ok(eid, action, **body)
+    await work.walk(eid, "start_employment", "2026-01-12")
     await licence_action(work, "suspend", reason="investigation")
     revoked = await licence_action(work, "revoke", effective_date="2026-01-12")
     assert revoked["state"] == "revoked" and revoked["available_actions"] == []
