@@ -34,6 +34,7 @@ from app.licences.schemas import LICENCE_ACTION_PAYLOADS
 from app.obligations.router import router as obligations_router
 from app.ops.router import router as ops_router
 from app.organisations.router import router as organisations_router
+from app.rules.book import RuleBook
 from app.rules.loader import load_rulebook
 from app.rules.router import router as rules_router
 from app.workflow.router import router as workflows_router
@@ -75,7 +76,11 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock | None = None, engine: AsyncEngine | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    engine: AsyncEngine | None = None,
+    rulebook: RuleBook | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     owns_engine = engine is None
@@ -120,7 +125,7 @@ def create_app(
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
     # Bad rules data refuses to start here, not on the first request that needs it.
-    app.state.rulebook = load_rulebook(settings.rules_path)
+    app.state.rulebook = rulebook or load_rulebook(settings.rules_path)
 
     problems.install(app)
     for router in (

@@ -28,6 +28,8 @@ from app.main import create_app
 from app.organisations import service as organisations
 from app.organisations.models import Nation, SponsorSize
 from app.organisations.schemas import ApiKeyCreate, OrganisationCreate
+from app.rules.book import RuleBook
+from app.rules.loader import load_rulebook
 
 TEST_DB = os.environ.get("SPONSORFLOW_TEST_DB", "sqlite")
 PG_URL = os.environ.get("SPONSORFLOW_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -136,9 +138,15 @@ def settings(db: AsyncEngine, db_dir: Path) -> Settings:
     return make_settings(str(db.url.render_as_string(hide_password=False)))
 
 
+@pytest.fixture(scope="session")
+def rulebook() -> RuleBook:
+    """The shipped rules, loaded once: loading validates 400-odd occupations and takes a while."""
+    return load_rulebook()
+
+
 @pytest.fixture
-def app(settings: Settings, db: AsyncEngine, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    return create_app(settings, clock=clock, engine=db)
+def app(settings: Settings, db: AsyncEngine, clock: FrozenClock, rulebook: RuleBook):  # type: ignore[no-untyped-def]
+    return create_app(settings, clock=clock, engine=db, rulebook=rulebook)
 
 
 @pytest.fixture

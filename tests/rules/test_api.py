@@ -12,34 +12,15 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.routing import NoMatchFound
 
 from app.clock import FrozenClock
 from app.main import create_app
-from app.rules.router import router as rules_router
 from tests.api.test_problems import assert_problem
 from tests.conftest import Tenant, make_settings
 from tests.rules.factories import money_rule, write_rules
 
 HC_997 = date(2025, 7, 22)  # RQF 6 minimum from this CoS assignment date
 TODAY = "2026-01-12"  # the `clock` fixture's date in the UK
-
-
-def with_rules_routes(app: FastAPI) -> FastAPI:
-    """Include the rules router unless `create_app` already does. Asked by route name: FastAPI keeps an
-    included router as one opaque entry in `app.routes`, so its paths are not listed there."""
-    try:
-        included = app.url_path_for("create_eligibility_check") == "/v1/eligibility-checks"
-    except NoMatchFound:
-        included = False
-    if not included:
-        app.include_router(rules_router)
-    return app
-
-
-@pytest.fixture(autouse=True)
-def _rules_routes(app: FastAPI) -> None:
-    with_rules_routes(app)
 
 
 def job(
@@ -330,7 +311,7 @@ async def overridden(tmp_path: Path, db: AsyncEngine, clock: FrozenClock) -> Asy
         tmp_path, "thresholds.yaml", [money_rule("salary.general_threshold.standard", "45000", HC_997)]
     )
     url = db.url.render_as_string(hide_password=False)
-    app = with_rules_routes(create_app(make_settings(url, rules_path=tmp_path), clock=clock, engine=db))
+    app = create_app(make_settings(url, rules_path=tmp_path), clock=clock, engine=db)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
         yield c
 
@@ -406,7 +387,6 @@ async def test_every_error_is_problem_json(
 
 
 async def test_operation_ids_name_the_rules_routes(app: FastAPI, client: AsyncClient) -> None:
-    with_rules_routes(app)  # as when create_app includes the router: must add nothing
     spec = (await client.get("/openapi.json")).json()
     every_id = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
     assert len(every_id) == len(set(every_id))
