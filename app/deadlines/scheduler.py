@@ -70,7 +70,9 @@ async def run_due(
                 select(Deadline)
                 .where(Deadline.next_fire_at <= now)
                 .where(Deadline.clock_id.is_(None) if clock_id is None else Deadline.clock_id == clock_id)
-                .order_by(Deadline.next_fire_at)
+                # clock_id first matches the index's order; by next_fire_at alone PostgreSQL would fetch
+                # and sort every due row before the LIMIT (IS NULL does not pin the first index column).
+                .order_by(Deadline.clock_id, Deadline.next_fire_at)
                 .limit(batch_size)
             )
             if skipped:
@@ -80,7 +82,8 @@ async def run_due(
             for row in rows:
                 if not await _process(session, row, book, now, batch):
                     skipped.add(row.id)
-            for organisation_id, drafts in batch.drafts.items():
+            # Counter rows locked in one global order, so passes spanning organisations cannot deadlock.
+            for organisation_id, drafts in sorted(batch.drafts.items()):
                 await audit.record(session, organisation_id, SYSTEM, drafts, now)
         fired += batch.fired
         if len(rows) < batch_size:
