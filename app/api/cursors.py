@@ -84,6 +84,11 @@ class Keyset:
         return page_of(rows, limit, convert, self.key)
 
 
+def narrowed(stmt: S, *conditions: ColumnElement[bool] | None) -> S:
+    """Apply the list filters a client gave; a filter left out is None and narrows nothing."""
+    return stmt.where(*(c for c in conditions if c is not None))
+
+
 def _text(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 

@@ -10,7 +10,7 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 class _TooLarge(Exception):
-    pass
+    """Raised from `receive` once a streamed body passes the limit."""
 
 
 class BodyLimitMiddleware:

@@ -11,7 +11,15 @@ from app.api.problems import problem_responses
 from app.api.routing import Cursor, DefaultLimit, Limit, Now, v1_router
 from app.db.session import Session
 from app.deadlines import service
-from app.deadlines.schemas import AdvanceIn, AdvanceOut, DeadlineCounts, DeadlineOut, TestClockIn, TestClockOut
+from app.deadlines.schemas import (
+    AdvanceIn,
+    AdvanceOut,
+    DeadlineCounts,
+    DeadlineOut,
+    DeadlineStatus,
+    TestClockIn,
+    TestClockOut,
+)
 
 router = v1_router("deadlines")
 
@@ -22,7 +30,7 @@ async def list_deadlines(
     actor: Viewer,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
-    status: Annotated[list[str] | None, Query(description="pending, warned, breached, met, cancelled")] = None,
+    status: Annotated[list[DeadlineStatus] | None, Query()] = None,
     kind: str | None = None,
     subject_id: str | None = Query(default=None, description="a hire, licence or obligation id"),
     due_after: datetime | None = None,

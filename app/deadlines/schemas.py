@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+DeadlineStatus = Literal["pending", "warned", "breached", "met", "cancelled"]
 
 
 class DeadlineOut(BaseModel):

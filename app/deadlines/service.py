@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.auth import Principal, Role
-from app.api.cursors import Keyset, Page
+from app.api.cursors import Keyset, Page, narrowed
 from app.api.problems import NotFound, ProblemError
 from app.audit.service import EventDraft
 from app.calendar import Nation
@@ -196,16 +196,14 @@ async def list_deadlines(
     session: AsyncSession, organisation_id: str, filters: DeadlineFilters, cursor: dict[str, Any] | None, limit: int
 ) -> Page[DeadlineOut]:
     stmt = _BY_DUE.apply(select(Deadline).where(Deadline.organisation_id == organisation_id), cursor, limit)
-    if filters.status:
-        stmt = stmt.where(Deadline.status.in_(filters.status))
-    if filters.kind:
-        stmt = stmt.where(Deadline.kind == filters.kind)
-    if filters.subject_id:
-        stmt = stmt.where(Deadline.subject_id == filters.subject_id)
-    if filters.due_after:
-        stmt = stmt.where(Deadline.due_at >= filters.due_after)
-    if filters.due_before:
-        stmt = stmt.where(Deadline.due_at <= filters.due_before)
+    stmt = narrowed(
+        stmt,
+        Deadline.status.in_(filters.status) if filters.status else None,
+        Deadline.kind == filters.kind if filters.kind else None,
+        Deadline.subject_id == filters.subject_id if filters.subject_id else None,
+        Deadline.due_at >= filters.due_after if filters.due_after else None,
+        Deadline.due_at <= filters.due_before if filters.due_before else None,
+    )
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
     return _BY_DUE.page(rows, limit, DeadlineOut.model_validate)

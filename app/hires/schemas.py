@@ -132,7 +132,7 @@ class HireOut(BaseModel):
 
 
 class NoPayload(_Strict):
-    pass
+    """An action that takes no fields (any field sent is refused)."""
 
 
 class RequestCos(_Strict):

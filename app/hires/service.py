@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cases
-from app.api.cursors import Keyset, Page
+from app.api.cursors import Keyset, Page, narrowed
 from app.api.etags import IfMatch
 from app.api.problems import Conflict, NotFound, ProblemError, Reason
 from app.audit import service as audit
@@ -172,18 +172,15 @@ async def list_hires(
     unknown = set(filters.state) - {s.name for s in HIRE.states}
     if unknown:
         raise ProblemError(400, "unknown_state", f"no hire state {sorted(unknown)}")
-    if filters.state:
-        stmt = stmt.where(Hire.state.in_(filters.state))
-    if filters.external_id is not None:
-        stmt = stmt.where(Hire.external_id == filters.external_id)
-    if filters.soc_code is not None:
-        stmt = stmt.where(Hire.soc_code == filters.soc_code)
-    if filters.start_date_from is not None:
-        stmt = stmt.where(Hire.start_date >= filters.start_date_from)
-    if filters.start_date_to is not None:
-        stmt = stmt.where(Hire.start_date <= filters.start_date_to)
-    if filters.updated_since is not None:
-        stmt = stmt.where(Hire.updated_at >= filters.updated_since)
+    stmt = narrowed(
+        stmt,
+        Hire.state.in_(filters.state) if filters.state else None,
+        Hire.external_id == filters.external_id if filters.external_id is not None else None,
+        Hire.soc_code == filters.soc_code if filters.soc_code is not None else None,
+        Hire.start_date >= filters.start_date_from if filters.start_date_from is not None else None,
+        Hire.start_date <= filters.start_date_to if filters.start_date_to is not None else None,
+        Hire.updated_at >= filters.updated_since if filters.updated_since is not None else None,
+    )
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
         licence, allocation = await _licence_and_allocation(session, organisation_id)
@@ -512,4 +509,4 @@ async def fire_system_action(session: AsyncSession, ctx: cases.Context, hire: Hi
 
 
 class _Empty(BaseModel):
-    pass
+    """The payload of a system action, which carries no fields."""

@@ -12,7 +12,7 @@ from app.api.problems import problem_responses
 from app.api.routing import Book, Cursor, DefaultLimit, Limit, Now, OptionalIfMatch, actor_of, context, v1_router
 from app.db.session import Session
 from app.obligations import service
-from app.obligations.schemas import ObligationOut, OrganisationChangeIn, Report, Waive
+from app.obligations.schemas import ObligationOut, ObligationStatus, OrganisationChangeIn, Report, Waive
 
 router = v1_router("obligations")
 
@@ -29,7 +29,7 @@ async def list_obligations(
     actor: Viewer,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
-    status: Annotated[list[str] | None, Query(description="open, overdue, reported, waived")] = None,
+    status: Annotated[list[ObligationStatus] | None, Query()] = None,
     kind: str | None = None,
     hire_id: str | None = None,
     due_before: date | None = None,

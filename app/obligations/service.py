@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cases
-from app.api.cursors import Keyset, Page
+from app.api.cursors import Keyset, Page, narrowed
 from app.api.etags import IfMatch
 from app.api.problems import Conflict, NotFound, ProblemError
 from app.audit import service as audit
@@ -68,16 +68,14 @@ async def list_obligations(
 ) -> Page[ObligationOut]:
     """Soonest due first; the cursor carries (due_on, id)."""
     stmt = _BY_DUE.apply(select(Obligation).where(Obligation.organisation_id == organisation_id), cursor, limit)
-    if filters.status:
-        stmt = stmt.where(Obligation.status.in_(filters.status))
-    if filters.kind:
-        stmt = stmt.where(Obligation.kind == filters.kind)
-    if filters.hire_id:
-        stmt = stmt.where(Obligation.hire_id == filters.hire_id)
-    if filters.due_before:
-        stmt = stmt.where(Obligation.due_on <= filters.due_before)
-    if filters.due_after:
-        stmt = stmt.where(Obligation.due_on >= filters.due_after)
+    stmt = narrowed(
+        stmt,
+        Obligation.status.in_(filters.status) if filters.status else None,
+        Obligation.kind == filters.kind if filters.kind else None,
+        Obligation.hire_id == filters.hire_id if filters.hire_id else None,
+        Obligation.due_on <= filters.due_before if filters.due_before else None,
+        Obligation.due_on >= filters.due_after if filters.due_after else None,
+    )
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
     return _BY_DUE.page(rows, limit, ObligationOut.model_validate)

@@ -313,3 +313,9 @@ async def test_deadline_lists_page_through_ties_on_the_due_time(
             break
         params["cursor"] = page["next_cursor"]
     assert len(seen) == len(set(seen)) == 3 and seen == sorted(seen)
+
+
+async def test_an_unknown_status_filter_is_a_clear_422(client: AsyncClient, tenant: Tenant) -> None:
+    for url in ("/v1/deadlines", "/v1/obligations"):
+        r = await client.get(url, params={"status": "late"}, headers=tenant.headers("viewer"))
+        assert_problem(r, 422, "validation_error")
