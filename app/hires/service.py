@@ -71,15 +71,23 @@ _ANCHOR_FIELDS = frozenset({"start_date", "inside_uk", "work_nation"})  # dates 
 # --- reads ----------------------------------------------------------------------------------------
 
 
+#: Actions that change the undefined-CoS allocation's `used` count.
+_USES_ALLOCATION = frozenset({"assign_cos", "withdraw"})
+
+
 async def _licence_and_allocation(
-    session: AsyncSession, organisation_id: str, *, lock_licence: bool = False
+    session: AsyncSession, organisation_id: str, *, lock_licence: bool = False, lock_allocation: bool = False
 ) -> tuple[Licence | None, CosAllocation | None]:
+    """The organisation's licence and allocation. Writers take them in this order (licence, allocation,
+    then the case), the order licence cascades use too, so concurrent writers cannot deadlock. A share
+    lock keeps the licence from changing between a guard's check and our commit; the allocation is
+    locked for update and re-read, so two cases racing for the last CoS see each other's use."""
     stmt = select(Licence).where(Licence.organisation_id == organisation_id, Licence.is_current.is_(True))
-    # A share lock keeps the licence from changing between the guard's check and our commit.
     licence = (await session.execute(stmt.with_for_update(read=True) if lock_licence else stmt)).scalar_one_or_none()
-    allocation = (
-        await session.execute(select(CosAllocation).where(CosAllocation.organisation_id == organisation_id))
-    ).scalar_one_or_none()
+    alloc_stmt = select(CosAllocation).where(CosAllocation.organisation_id == organisation_id)
+    if lock_allocation:
+        alloc_stmt = for_update(alloc_stmt).execution_options(populate_existing=True)
+    allocation = (await session.execute(alloc_stmt)).scalar_one_or_none()
     return licence, allocation
 
 
@@ -314,9 +322,11 @@ async def apply_action(
     cases.check_action_exists(HIRE, action)
     payload = cases.parse_payload(ACTION_PAYLOADS[action], raw_payload)
     async with write_transaction(session):
+        licence, allocation = await _licence_and_allocation(
+            session, ctx.organisation_id, lock_licence=True, lock_allocation=action in _USES_ALLOCATION
+        )
         hire = await _find(session, ctx.organisation_id, hire_id, lock=True)
         if_match.check(hire.version)
-        licence, allocation = await _licence_and_allocation(session, ctx.organisation_id, lock_licence=True)
         events = await _act(session, ctx, hire, action, payload, licence, allocation, by_system=False)
         await session.flush()
         out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
@@ -345,7 +355,6 @@ async def _act(
     _record(hire, applied.from_state, payload, ctx.today)
     if applied.action == "assign_cos" and applied.from_state == "draft":
         assert allocation is not None  # the undefined_cos_left guard refused otherwise
-        await session.execute(for_update(select(CosAllocation).where(CosAllocation.id == allocation.id)))
         allocation.used += 1
         hire.uses_allocation = True
     if applied.action == "withdraw" and hire.uses_allocation and applied.from_state in _BEFORE_VISA_APPLICATION:
@@ -487,6 +496,10 @@ async def end_all_sponsorship(session: AsyncSession, ctx: cases.Context, reason:
 async def _cascade(
     session: AsyncSession, ctx: cases.Context, states: Sequence[str], action: str, raw: dict[str, Any]
 ) -> list[EventDraft]:
+    # The caller holds the licence; the allocation next, then the cases: the writers' lock order.
+    licence, allocation = await _licence_and_allocation(
+        session, ctx.organisation_id, lock_allocation=action in _USES_ALLOCATION
+    )
     hires = list(
         (
             await session.execute(
@@ -494,7 +507,6 @@ async def _cascade(
             )
         ).scalars()
     )
-    licence, allocation = await _licence_and_allocation(session, ctx.organisation_id)
     payload = ACTION_PAYLOADS[action].model_validate(raw) if action in ACTION_PAYLOADS else _Empty()
     events: list[EventDraft] = []
     for hire in hires:

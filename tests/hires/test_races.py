@@ -109,3 +109,51 @@ async def test_two_server_processes_racing_on_one_case_give_one_success(work: Ca
     statuses = Counter(r.status_code for r in responses)
     assert statuses[200] == 1 and statuses[412] == 19, statuses
     assert len(await work.events(hire["id"])) == 2
+
+
+async def test_two_hires_racing_for_the_last_undefined_cos_get_one(work: Casework) -> None:
+    admin = work.tenant.headers("admin")
+    r = await work.client.put(
+        "/v1/cos-allocation", json={"year_start": "2026-01-01", "year_end": "2026-12-31", "granted": 1}, headers=admin
+    )
+    assert r.status_code == 200
+    hires = [(await work.create(inside_uk=True, external_id=f"race-{i}"))["id"] for i in range(6)]
+    responses = await asyncio.gather(
+        *(
+            work.client.post(
+                f"/v1/hires/{hid}/actions/assign_cos",
+                json={"cos_reference": f"U4K7M1234567{i}Z"},
+                headers=work.headers(**{"If-Match": "*"}),
+            )
+            for i, hid in enumerate(hires)
+        )
+    )
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses[200] == 1 and statuses[409] == 5, statuses
+    allocation = (await work.client.get("/v1/cos-allocation", headers=admin)).json()
+    assert (allocation["used"], allocation["remaining"]) == (1, 0)
+
+
+async def test_a_revocation_racing_case_actions_gives_clean_answers(work: Casework) -> None:
+    hires = [(await work.create(inside_uk=False, external_id=f"rv-{i}"))["id"] for i in range(4)]
+    for hid in hires:
+        await work.walk(hid, "start_employment", "2026-01-12")
+    admin = work.tenant.headers("admin")
+    licence = await work.client.get("/v1/licence", headers=admin)
+    revoke = work.client.post(
+        "/v1/licence/actions/revoke", json={}, headers=admin | {"If-Match": licence.headers["etag"]}
+    )
+    changes = [
+        work.client.post(
+            f"/v1/hires/{hid}/actions/change_job",
+            json={"effective_date": "2026-01-12", "job_title": f"Lead {n}"},
+            headers=work.headers(**{"If-Match": "*"}),
+        )
+        for n in range(3)
+        for hid in hires
+    ]
+    revoked, *acted = await asyncio.gather(revoke, *changes)
+    assert revoked.status_code == 200, revoked.text
+    assert {r.status_code for r in acted} <= {200, 409}, [r.text for r in acted if r.status_code not in (200, 409)]
+    states = {h["state"] for h in (await work.client.get("/v1/hires", headers=work.headers())).json()["data"]}
+    assert states == {"sponsorship_ended"}
