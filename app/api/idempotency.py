@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.auth import principal_of
+from app.api.auth import ORGANISATION_HEADER, principal_of
 from app.api.models import IdempotencyRecord
 from app.api.problems import Conflict, ProblemError, render
 from app.db.transactions import for_update, write_transaction
@@ -120,12 +120,17 @@ class ApiRoute(APIRoute):
                 raise ProblemError(400, "invalid_idempotency_key", f"{HEADER} must be 1 to 255 characters")
             principal = await principal_of(request)
             sessions = request.app.state.sessionmaker
+            # The acting organisation is part of the request: a platform key's Idempotency-Key used for
+            # one organisation must not replay that answer for another.
+            acting_for = request.headers.get(ORGANISATION_HEADER, "")
+            scope = f"{acting_for}:{request.url.path}" if acting_for else request.url.path
+            body = await request.body()
             try:
                 record_id = await _claim(
                     sessions,
                     principal.key_id,
                     key,
-                    fingerprint(request.method, request.url.path, request.url.query, await request.body()),
+                    fingerprint(request.method, scope, request.url.query, body),
                     request,
                 )
             except _Replay as replay:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.request_context import current_request_id
+from app.rules.book import RuleNotFound
 
 log = logging.getLogger("sponsorflow.errors")
 
@@ -189,7 +190,17 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+
+    async def on_rule_not_in_force(request: Request, exc: Exception) -> JSONResponse:
+        # A date the rules data does not cover (a typo for a year, a date before the route existed).
+        return problem_response(request, 422, "rule_not_in_force", str(exc))
+
+    async def on_date_overflow(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(request, 422, "date_out_of_range", "a date is too far in the future to count from")
+
     app.add_exception_handler(DBAPIError, on_db_error)
+    app.add_exception_handler(RuleNotFound, on_rule_not_in_force)
+    app.add_exception_handler(OverflowError, on_date_overflow)
 
 
 #: OpenAPI `responses=` entries for the problems a route can answer.

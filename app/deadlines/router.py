@@ -58,8 +58,8 @@ def _sandbox(request: Request) -> None:
 async def create_test_clock(
     request: Request, body: TestClockIn, response: Response, session: Session, _: PlatformPrincipal
 ) -> TestClockOut:
-    """A sandbox clock frozen at a time. Create sandbox organisations with its `test_clock_id`: they live
-    at its time, and advancing it fires their due deadlines at once."""
+    """A sandbox clock frozen at a time. Create one sandbox organisation with its `test_clock_id`: it
+    lives at the clock's time, and advancing the clock fires its due deadlines at once."""
     _sandbox(request)
     clock = await service.create_test_clock(session, body, request.app.state.clock.now())
     response.headers["Location"] = f"/v1/test-clocks/{clock.id}"
@@ -76,7 +76,7 @@ async def get_test_clock(request: Request, clock_id: str, session: Session, prin
 async def advance_test_clock(
     request: Request, clock_id: str, body: AdvanceIn, session: Session, principal: Authenticated
 ) -> AdvanceOut:
-    """Move the clock to a later time and run every deadline of its organisations due by then: warnings,
+    """Move the clock to a later time and run every deadline of its organisation due by then: warnings,
     breaches, CoS expiries and overdue obligations happen now, and the answer lists what fired."""
     _sandbox(request)
     return await service.advance_test_clock(

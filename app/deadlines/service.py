@@ -160,6 +160,15 @@ def open_obligation(
     return obligation, event
 
 
+async def breached_kinds(session: AsyncSession, subject_id: str, kinds: Iterable[str]) -> set[str]:
+    rows = await session.execute(
+        select(Deadline.kind).where(
+            Deadline.subject_id == subject_id, Deadline.kind.in_(list(kinds)), Deadline.status == "breached"
+        )
+    )
+    return {kind for (kind,) in rows}
+
+
 async def open_for(session: AsyncSession, subject_ids: list[str]) -> dict[str, list[Deadline]]:
     """Open deadlines of these subjects, soonest first, for case summaries."""
     if not subject_ids:

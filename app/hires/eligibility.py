@@ -8,7 +8,8 @@ from typing import Any
 from app.hires.models import Hire
 from app.rules.book import RuleBook
 from app.rules.eligibility import EligibilityInput, ReasonOutcome, SalaryOption, check_eligibility
-from app.workflow import Reason
+from app.workflow import HIRE, Reason
+from app.workflow.guards import ELIGIBLE
 
 #: The case fields that change the answer: a change to any re-runs the assessment.
 INPUT_FIELDS = frozenset(
@@ -30,23 +31,22 @@ _NEEDED = (
 )
 
 
-def assess(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str | None = None) -> None:
-    """Store the eligibility for a CoS assigned on the case's assignment date (today until assigned)."""
-    missing = [label for name, label in _NEEDED if getattr(hire, name) is None]
+Assessment = tuple[str, dict[str, Any]]  # (status, the full answer with its reasons)
+
+
+def evaluate(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str | None = None) -> Assessment:
+    """Eligibility for a CoS assigned on the case's assignment date (today until assigned). Pure."""
     if unmapped_job_code is not None and hire.soc_code is None:
-        hire.eligibility_status = "incomplete"
-        hire.eligibility = _incomplete(
+        return "incomplete", _incomplete(
             "unmapped_job_code",
             f"HRIS job code {unmapped_job_code!r} has no SOC code mapping: add one with "
             f"PUT /v1/job-mappings/{unmapped_job_code} or set soc_code on the case.",
         )
-        return
+    missing = [label for name, label in _NEEDED if getattr(hire, name) is None]
     if missing:
-        hire.eligibility_status = "incomplete"
-        hire.eligibility = _incomplete(
+        return "incomplete", _incomplete(
             "details_missing", f"Eligibility needs {', '.join(missing)}: complete them to assess it."
         )
-        return
     assert hire.soc_code is not None and hire.salary is not None and hire.weekly_hours is not None
     result = check_eligibility(
         book,
@@ -60,8 +60,31 @@ def assess(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str | 
             cos_assignment_date=hire.cos_assigned_on or today,
         ),
     )
-    hire.eligibility_status = result.status.value
-    hire.eligibility = result.model_dump(mode="json")
+    return result.status.value, result.model_dump(mode="json")
+
+
+def assess(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str | None = None) -> None:
+    """Store the case's eligibility as of today."""
+    hire.eligibility_status, hire.eligibility = evaluate(hire, book, today, unmapped_job_code=unmapped_job_code)
+
+
+#: States from which an action guarded by eligibility can be taken: there the answer must follow the
+#: rules in force today, not those of the day the details were last edited.
+LIVE_STATES = frozenset(s for a in HIRE.actions if ELIGIBLE in a.guards for s in a.sources)
+
+
+def stored(hire: Hire) -> Assessment | None:
+    if hire.eligibility_status is None or hire.eligibility is None:
+        return None
+    return hire.eligibility_status, hire.eligibility
+
+
+def current(hire: Hire, book: RuleBook, today: date) -> Assessment | None:
+    """The eligibility a reader should see now, without writing it: re-evaluated where it still
+    decides something, the stored answer elsewhere (or while details are incomplete)."""
+    if hire.state in LIVE_STATES and hire.eligibility_status not in (None, "incomplete"):
+        return evaluate(hire, book, today)
+    return stored(hire)
 
 
 def _incomplete(code: str, message: str) -> dict[str, Any]:
@@ -71,12 +94,12 @@ def _incomplete(code: str, message: str) -> dict[str, Any]:
     }
 
 
-def blocking_reasons(hire: Hire) -> list[Reason]:
+def blocking_reasons(assessment: Assessment | None) -> list[Reason]:
     """The reasons a guard shows while the case is not eligible."""
-    if not hire.eligibility:
+    if assessment is None:
         return []
     return [
         Reason(r["code"], r["message"])
-        for r in hire.eligibility.get("reasons", [])
+        for r in assessment[1].get("reasons", [])
         if r.get("outcome") != ReasonOutcome.ok.value
     ]

@@ -57,6 +57,7 @@ async def list_hires(
     session: Session,
     actor: Viewer,
     now: Now,
+    book: Book,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     state: Annotated[list[str] | None, Query(description="one or more states")] = None,
@@ -75,13 +76,13 @@ async def list_hires(
         start_date_to=start_date_to,
         updated_since=updated_since,
     )
-    return await service.list_hires(session, actor.organisation_id, filters, cursor, limit, cases.uk_today(now))
+    return await service.list_hires(session, actor.organisation_id, filters, cursor, limit, cases.uk_today(now), book)
 
 
 @router.get("/hires/{hire_id}")
-async def get_hire(hire_id: str, response: Response, session: Session, actor: Viewer, now: Now) -> HireOut:
+async def get_hire(hire_id: str, response: Response, session: Session, actor: Viewer, now: Now, book: Book) -> HireOut:
     """A case with its state, version (also the ETag), the actions allowed now and open deadlines."""
-    return _tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now)))
+    return _tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now), book))
 
 
 @router.patch("/hires/{hire_id}", responses=problem_responses(409, 412, 428))
@@ -124,8 +125,8 @@ async def apply_hire_action(
 
 @router.get("/hires/{hire_id}/events")
 async def list_hire_events(
-    hire_id: str, session: Session, actor: Viewer, now: Now, cursor: Cursor, limit: Limit = DefaultLimit
+    hire_id: str, session: Session, actor: Viewer, cursor: Cursor, limit: Limit = DefaultLimit
 ) -> EventFeed:
     """The case's audit trail, oldest first: who did what, from which state to which, and when."""
-    await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now))
+    await service.ensure_exists(session, actor.organisation_id, hire_id)
     return await audit.feed(session, actor.organisation_id, cursor, limit, case_id=hire_id)

@@ -62,8 +62,28 @@ class HireCreate(HireFields):
 
 
 class HireUpdate(HireFields):
+    """Only the fields sent change; a field the case must always have cannot be sent as null."""
+
     given_name: str | None = Field(default=None, min_length=1, max_length=100)
     family_name: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _required_fields_are_not_null(self) -> HireUpdate:
+        nulled = sorted(name for name in self.model_fields_set & _NOT_NULL if getattr(self, name) is None)
+        if nulled:
+            raise ValueError(f"these fields cannot be null: {', '.join(nulled)} (leave them out to keep them)")
+        return self
+
+
+_NOT_NULL = frozenset(
+    {
+        "given_name",
+        "family_name",
+        "salary_option",
+        "held_skilled_worker_permission_before_2025_07_22",
+        "first_sponsored_before_2024_04_04",
+    }
+)
 
 
 class DeadlineSummary(BaseModel):

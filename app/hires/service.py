@@ -54,7 +54,9 @@ from app.job_mappings.service import soc_for_job_code
 from app.licences.models import CosAllocation, Licence
 from app.obligations import service as obligations
 from app.obligations.models import Obligation
+from app.rules.book import RuleBook
 from app.workflow import HIRE, Facts, GuardInput, available_actions
+from app.workflow.guards import ELIGIBLE
 from app.workflow.schemas import AvailableActionOut, ReasonOut
 
 # Details a person may correct in each phase; later changes go through actions that open SMS reports.
@@ -66,6 +68,17 @@ _ALWAYS_EDITABLE = frozenset({"email", "external_id"})
 _IN_PROCESS_EDITABLE = _ALWAYS_EDITABLE | {"start_date", "date_of_birth", "nationality"}
 _BEFORE_VISA_APPLICATION = frozenset({"cos_assigned"})  # an undefined CoS withdrawn here goes back
 _ANCHOR_FIELDS = frozenset({"start_date", "inside_uk", "work_nation"})  # dates and calendars deadlines count by
+#: The deadline kinds each editable anchor field feeds (a new work nation changes every calendar).
+_REARMS = {"start_date": ("rtw_check_before_start", "late_start"), "inside_uk": ("visa_decision",)}
+#: The date the case entered each state, which its deadlines count from.
+_ENTERED_ON = {
+    "cos_requested": "cos_requested_on",
+    "cos_granted": "cos_granted_on",
+    "cos_assigned": "cos_assigned_on",
+    "visa_applied": "visa_applied_on",
+    "visa_granted": "visa_granted_on",
+    "employed": "actual_start_date",
+}
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -92,14 +105,19 @@ async def _licence_and_allocation(
 
 
 def _facts(
-    hire: Hire, licence: Licence | None, allocation: CosAllocation | None, today: date, open_obligations: int = 0
+    licence: Licence | None,
+    allocation: CosAllocation | None,
+    today: date,
+    assessed: eligibility.Assessment | None,
+    open_obligations: int = 0,
 ) -> Facts:
     return Facts(
         today=today,
         licence_state=licence.state if licence else None,
         undefined_cos_remaining=None if allocation is None else max(allocation.granted - allocation.used, 0),
-        eligibility_status="eligible" if hire.eligibility_status == "eligible" else hire.eligibility_status,
-        eligibility_reasons=eligibility.blocking_reasons(hire),
+        undefined_cos_year=None if allocation is None else (allocation.year_start, allocation.year_end),
+        eligibility_status=assessed[0] if assessed else None,
+        eligibility_reasons=eligibility.blocking_reasons(assessed),
         open_obligations=open_obligations,
     )
 
@@ -113,15 +131,27 @@ class Summaries:
     async def load(cls, session: AsyncSession, hire_ids: list[str]) -> Summaries:
         return cls(await deadlines.open_for(session, hire_ids), await obligations.open_for(session, hire_ids))
 
-    def of(self, hire: Hire, licence: Licence | None, allocation: CosAllocation | None, today: date) -> HireOut:
+    def of(
+        self, hire: Hire, licence: Licence | None, allocation: CosAllocation | None, today: date, book: RuleBook
+    ) -> HireOut:
         owed = self.obligations.get(hire.id, [])
-        return view(hire, _facts(hire, licence, allocation, today, len(owed)), self.deadlines.get(hire.id, []), owed)
+        assessed = eligibility.current(hire, book, today)
+        facts = _facts(licence, allocation, today, assessed, len(owed))
+        return view(hire, facts, self.deadlines.get(hire.id, []), owed, assessed)
 
 
-def view(hire: Hire, facts: Facts, open_deadlines: list[Deadline], open_obligations: list[Obligation]) -> HireOut:
+def view(
+    hire: Hire,
+    facts: Facts,
+    open_deadlines: list[Deadline],
+    open_obligations: list[Obligation],
+    assessed: eligibility.Assessment | None,
+) -> HireOut:
     actions = available_actions(HIRE, hire, GuardInput(hire, facts))
+    fields = {name: getattr(hire, name) for name in HireOut.model_fields if hasattr(Hire, name)}
+    fields["eligibility_status"], fields["eligibility"] = assessed or (None, None)
     return HireOut(
-        **{name: getattr(hire, name) for name in HireOut.model_fields if hasattr(Hire, name)},
+        **fields,
         available_actions=[
             AvailableActionOut(
                 name=a.name,
@@ -140,11 +170,17 @@ def view(hire: Hire, facts: Facts, open_deadlines: list[Deadline], open_obligati
     )
 
 
-async def get_hire(session: AsyncSession, organisation_id: str, hire_id: str, today: date) -> HireOut:
+async def get_hire(session: AsyncSession, organisation_id: str, hire_id: str, today: date, book: RuleBook) -> HireOut:
     async with read_transaction(session):
         hire = await _find(session, organisation_id, hire_id)
         licence, allocation = await _licence_and_allocation(session, organisation_id)
-        return (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, today)
+        return (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, today, book)
+
+
+async def ensure_exists(session: AsyncSession, organisation_id: str, hire_id: str) -> None:
+    """404 unless the organisation has this hire."""
+    async with read_transaction(session):
+        await _find(session, organisation_id, hire_id)
 
 
 async def _find(session: AsyncSession, organisation_id: str, hire_id: str, *, lock: bool = False) -> Hire:
@@ -175,6 +211,7 @@ async def list_hires(
     cursor: dict[str, Any] | None,
     limit: int,
     today: date,
+    book: RuleBook,
 ) -> Page[HireOut]:
     stmt = _BY_ID.apply(select(Hire).where(Hire.organisation_id == organisation_id), cursor, limit)
     unknown = set(filters.state) - {s.name for s in HIRE.states}
@@ -193,7 +230,7 @@ async def list_hires(
         rows = list((await session.execute(stmt)).scalars())
         licence, allocation = await _licence_and_allocation(session, organisation_id)
         summaries = await Summaries.load(session, [h.id for h in rows[:limit]])
-    return _BY_ID.page(rows, limit, lambda h: summaries.of(h, licence, allocation, today))
+    return _BY_ID.page(rows, limit, lambda h: summaries.of(h, licence, allocation, today, book))
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -234,7 +271,8 @@ async def create_hire(session: AsyncSession, ctx: cases.Context, data: HireCreat
             ],
             ctx.now,
         )
-        return view(hire, _facts(hire, licence, allocation, ctx.today), [], [])
+        assessed = eligibility.stored(hire)
+        return view(hire, _facts(licence, allocation, ctx.today, assessed), [], [], assessed)
 
 
 async def update_hire(
@@ -263,12 +301,12 @@ async def update_hire(
         if eligibility.INPUT_FIELDS & set(changes):
             await _assess(session, ctx, hire)
         if _ANCHOR_FIELDS & set(changes):
-            await _rearm(session, ctx, hire)
+            await _rearm(session, ctx, hire, _ANCHOR_FIELDS & set(changes))
         hire.version += 1
         hire.updated_at = ctx.now
         await _flush_unique(session, hire)
         licence, allocation = await _licence_and_allocation(session, ctx.organisation_id)
-        out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
+        out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today, ctx.book)
         await audit.record(
             session,
             ctx.organisation_id,
@@ -279,12 +317,17 @@ async def update_hire(
         return out
 
 
-async def _rearm(session: AsyncSession, ctx: cases.Context, hire: Hire) -> None:
-    """A date or calendar a deadline counts by changed: recompute the current state's open deadlines."""
-    kinds = HIRE.state(hire.state).arms
+async def _rearm(session: AsyncSession, ctx: cases.Context, hire: Hire, changed: frozenset[str]) -> None:
+    """A date or calendar a deadline counts by changed: recompute the current state's deadlines that
+    read it, counted from the day the case entered the state. A kind that already breached stays
+    breached and is not armed again."""
+    armed = HIRE.state(hire.state).arms
+    kinds = set(armed) if "work_nation" in changed else {k for f in changed for k in _REARMS.get(f, ()) if k in armed}
+    kinds -= await deadlines.breached_kinds(session, hire.id, kinds)
     if kinds:
         await deadlines.settle(session, hire.id, dict.fromkeys(kinds, "cancelled"), ctx.now)
-        _arm(session, ctx, hire, kinds)
+        entered = getattr(hire, _ENTERED_ON.get(hire.state, ""), None) or ctx.today
+        _arm(session, ctx, hire, sorted(kinds), counted_from=entered)
 
 
 def _editable(state: str) -> frozenset[str]:
@@ -294,12 +337,14 @@ def _editable(state: str) -> frozenset[str]:
 
 
 async def _flush_unique(session: AsyncSession, hire: Hire) -> None:
+    external_id = hire.external_id  # read now: a failed flush expires the row
     try:
         await session.flush()
     except IntegrityError as exc:
+        if "external_id" not in str(exc.orig):
+            raise
         raise Conflict(
-            "external_id_taken",
-            f"another hire of this organisation already has external_id {hire.external_id!r}",
+            "external_id_taken", f"another hire of this organisation already has external_id {external_id!r}"
         ) from exc
 
 
@@ -329,7 +374,7 @@ async def apply_action(
         if_match.check(hire.version)
         events = await _act(session, ctx, hire, action, payload, licence, allocation, by_system=False)
         await session.flush()
-        out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today)
+        out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today, ctx.book)
         await audit.record(session, ctx.organisation_id, ctx.actor, events, ctx.now)
         return out
 
@@ -349,8 +394,11 @@ async def _act(
     if isinstance(payload, AssignCos):
         # The rules apply by the CoS assignment date, which this action fixes.
         hire.cos_assigned_on = payload.assigned_on or ctx.today
-        eligibility.assess(hire, ctx.book, ctx.today)
-    facts = _facts(hire, licence, allocation, ctx.today, await obligations.count_open(session, hire.id))
+    declared = HIRE.find_action(action)
+    if declared is not None and ELIGIBLE in declared.guards:
+        await _assess(session, ctx, hire)  # the rules in force now, not on the day of the last edit
+    open_obligations = await obligations.count_open(session, hire.id)
+    facts = _facts(licence, allocation, ctx.today, eligibility.stored(hire), open_obligations)
     applied = cases.run(HIRE, hire, action, GuardInput(hire, facts, payload.model_dump()), by_system=by_system)
     _record(hire, applied.from_state, payload, ctx.today)
     if applied.action == "assign_cos" and applied.from_state == "draft":
@@ -407,11 +455,14 @@ def anchor_for(hire: Hire, today: date, nation: Nation) -> Anchor:
     )
 
 
-def _arm(session: AsyncSession, ctx: cases.Context, hire: Hire, kinds: Sequence[str]) -> None:
+def _arm(
+    session: AsyncSession, ctx: cases.Context, hire: Hire, kinds: Sequence[str], *, counted_from: date | None = None
+) -> None:
+    """Stage the deadlines of these kinds, counted from `counted_from` (default: today, the trigger)."""
     deadlines.arm(
         session,
         kinds,
-        anchor_for(hire, ctx.today, _worker_nation(ctx, hire)),
+        anchor_for(hire, counted_from or ctx.today, _worker_nation(ctx, hire)),
         ctx.book,
         organisation_id=ctx.organisation_id,
         clock_id=ctx.clock_id,

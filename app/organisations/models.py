@@ -20,7 +20,8 @@ class Organisation(Base):
     sponsor_size: Mapped[str] = mapped_column(String(20))
     nation: Mapped[str] = mapped_column(String(30))
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
-    test_clock_id: Mapped[str | None] = mapped_column(ForeignKey("test_clocks.id", ondelete="SET NULL"))
+    # One organisation per test clock: advancing a clock must not touch another organisation's cases.
+    test_clock_id: Mapped[str | None] = mapped_column(ForeignKey("test_clocks.id", ondelete="SET NULL"), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The last audit event's sequence number (see app.audit.models.Event.seq).
     event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

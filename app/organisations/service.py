@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.auth import Principal, Role, generate_key
 from app.api.cursors import Keyset, Page
 from app.api.etags import IfMatch
-from app.api.problems import NotFound, ProblemError
+from app.api.problems import Conflict, NotFound, ProblemError
 from app.db.transactions import for_update, read_transaction, write_transaction
 from app.deadlines.models import TestClock
 from app.ids import new_id
@@ -79,8 +79,17 @@ async def create_organisation(session: AsyncSession, data: OrganisationCreate, n
     if data.test_clock_id is not None and not data.sandbox:
         raise ProblemError(422, "sandbox_required", "only sandbox organisations can live on a test clock")
     async with write_transaction(session):
-        if data.test_clock_id is not None and await session.get(TestClock, data.test_clock_id) is None:
-            raise ProblemError(422, "unknown_test_clock", f"no test clock {data.test_clock_id}")
+        if data.test_clock_id is not None:
+            if await session.get(TestClock, data.test_clock_id) is None:
+                raise ProblemError(422, "unknown_test_clock", f"no test clock {data.test_clock_id}")
+            taken = await session.execute(
+                select(Organisation.id).where(Organisation.test_clock_id == data.test_clock_id)
+            )
+            if taken.first() is not None:
+                raise Conflict(
+                    "test_clock_in_use",
+                    "this test clock already serves an organisation: create a clock per organisation",
+                )
         return add_organisation(session, data, now)
 
 

@@ -12,7 +12,7 @@ from app import cases
 from app.api.auth import Viewer
 from app.api.problems import NotFound, ProblemError, problem_responses
 from app.api.routing import Book, DefaultLimit, Limit, Now, v1_router
-from app.rules.book import OccupationNotFound, RuleNotFound
+from app.rules.book import OccupationNotFound
 from app.rules.costs import CostEstimate, estimate_costs
 from app.rules.eligibility import EligibilityResult, check_eligibility
 from app.rules.models import RuleBookDescription, RuleDescription
@@ -41,11 +41,7 @@ async def create_cost_estimate(body: CostEstimateRequest, actor: Viewer, book: B
     Charge on the CoS assignment date (default today), visa fee and Immigration Health Surcharge on the
     application date (default the CoS date). Each line names its rule, date and payer. Stateless. When
     a charge for a date is not in the data the answer is `422 rule_not_in_force`, never a partial total."""
-    inp = body.resolve(cases.uk_today(now))
-    try:
-        return estimate_costs(book, inp)
-    except RuleNotFound as exc:
-        raise ProblemError(422, "rule_not_in_force", str(exc)) from exc
+    return estimate_costs(book, body.resolve(cases.uk_today(now)))
 
 
 @router.get("/occupations")

@@ -66,6 +66,7 @@ class Facts:
     today: date
     licence_state: str | None = None
     undefined_cos_remaining: int | None = None
+    undefined_cos_year: tuple[date, date] | None = None  # the allocation year (first day, last day)
     eligibility_status: str | None = None
     eligibility_reasons: Sequence[Reason] = ()
     open_obligations: int = 0
@@ -368,6 +369,16 @@ def _undefined_cos_left(inp: GuardInput[HireSubject]) -> list[Reason]:
                 "This year's undefined CoS allocation is not recorded: record it before assigning an undefined CoS.",
             )
         ]
+    year = inp.facts.undefined_cos_year
+    on = _payload_date(inp.payload, "assigned_on") or inp.facts.today
+    if year is not None and not year[0] <= on <= year[1]:
+        return [
+            Reason(
+                "allocation_year_not_current",
+                f"The recorded undefined CoS allocation runs {year[0]} to {year[1]}, which does not include "
+                f"{on}: record the allocation for the current year (PUT /v1/cos-allocation) first.",
+            )
+        ]
     if remaining <= 0:
         return [
             Reason(
@@ -386,6 +397,9 @@ UNDEFINED_COS_LEFT: Guard[HireSubject] = Guard(
 )
 
 COS_REFERENCE = Field("cos_reference", "the CoS reference number", "text")
+REQUESTED_ON = Field("requested_on", "the CoS request date", "date")
+GRANTED_ON = Field("granted_on", "the CoS grant date", "date")
+ASSIGNED_ON = Field("assigned_on", "the CoS assignment date", "date")
 APPLICATION_DATE = Field("application_date", "the visa application date", "date")
 PERMISSION_START = Field("permission_start_date", "the visa permission start date", "date")
 PERMISSION_END = Field("permission_end_date", "the visa permission end date", "date")

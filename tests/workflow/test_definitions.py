@@ -151,6 +151,7 @@ def test_describe_is_json_and_carries_guards_and_obligations() -> None:
         "cos_type_fits_location",
         "undefined_cos_left",
         "required_fields",
+        "assigned_on_not_in_future",
     ]
     assert all(g["description"] for a in described["actions"] for g in a["guards"])
     assert actions["withdraw"]["opens_obligation"] == "cos_withdrawal"
