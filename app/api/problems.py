@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.request_context import current_request_id
@@ -141,6 +141,16 @@ def _is_sqlite_busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
+def _is_unique_violation(exc: BaseException) -> bool:
+    if not isinstance(exc, IntegrityError):
+        return False
+    orig = exc.orig
+    return (
+        "UNIQUE constraint failed" in str(orig)
+        or getattr(getattr(orig, "__cause__", None), "sqlstate", None) == "23505"
+    )
+
+
 def _is_pg_contention(exc: BaseException) -> bool:
     # Deadlock (40P01), serialization failure (40001) and lock timeouts (55P03) are transient.
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(
@@ -176,6 +186,11 @@ def install(app: FastAPI) -> None:
         )
 
     async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
+        if _is_unique_violation(exc):
+            # Two first writes raced (e.g. two licence applications at once): the loser may simply retry.
+            return problem_response(
+                request, 409, "concurrent_conflict", "another request created this at the same time: reload and retry"
+            )
         if _is_sqlite_busy(exc) or _is_pg_contention(exc):
             return problem_response(
                 request,

@@ -122,9 +122,7 @@ async def test_write_without_if_match_is_428_and_stale_is_412(client: AsyncClien
     )
     ok = await client.patch(url, json={"name": "Renamed"}, headers=tenant.headers(**{"If-Match": '"1"'}))
     assert ok.status_code == 200 and ok.headers["etag"] == '"2"'
-    stale = await client.patch(
-        url, json={"name": "Lost update"}, headers=tenant.headers(**{"If-Match": '"1"'})
-    )
+    stale = await client.patch(url, json={"name": "Lost update"}, headers=tenant.headers(**{"If-Match": '"1"'}))
     assert_problem(stale, 412, "precondition_failed")
     assert stale.headers["etag"] == '"2"'
     assert (await client.get(url, headers=tenant.headers())).json()["name"] == "Renamed"
@@ -137,9 +135,7 @@ async def test_unexpected_error_is_500_without_internals(app, client: AsyncClien
 
     from httpx import ASGITransport
 
-    async with AsyncClient(
-        transport=ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
-    ) as c:
+    async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t") as c:
         r = await c.get("/boom")
     body = assert_problem(r, 500, "internal_error")
     assert "secret" not in r.text and "Traceback" not in r.text
@@ -159,9 +155,7 @@ async def test_sqlite_busy_is_503_with_retry_after(db, db_dir, clock, platform_k
     blocker.execute("BEGIN IMMEDIATE")
     try:
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
-            r = await c.post(
-                "/v1/organisations", json=NEW_ORG, headers={"Authorization": f"Bearer {platform_key}"}
-            )
+            r = await c.post("/v1/organisations", json=NEW_ORG, headers={"Authorization": f"Bearer {platform_key}"})
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -172,10 +166,19 @@ async def test_sqlite_busy_is_503_with_retry_after(db, db_dir, clock, platform_k
 
 
 async def test_request_id_is_echoed_or_generated(client: AsyncClient) -> None:
-    assert (await client.get("/healthz", headers={"X-Request-ID": "abc-123"})).headers[
-        "x-request-id"
-    ] == "abc-123"
-    generated = (await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})).headers[
-        "x-request-id"
-    ]
+    assert (await client.get("/healthz", headers={"X-Request-ID": "abc-123"})).headers["x-request-id"] == "abc-123"
+    generated = (await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})).headers["x-request-id"]
     assert generated != "bad id with spaces" and len(generated) == 32
+
+
+async def test_a_lost_race_to_create_is_a_retryable_409(client: AsyncClient, tenant: Tenant, db) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    admin = tenant.headers("admin")
+    body = {"year_start": "2026-01-01", "year_end": "2026-12-31", "granted": 5}
+    answers = await asyncio.gather(*(client.put("/v1/cos-allocation", json=body, headers=admin) for _ in range(6)))
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses.count(200) == 1 and set(statuses) <= {200, 409, 428}, [r.text for r in answers]
+    for r in answers:
+        if r.status_code == 409:
+            assert_problem(r, 409, "concurrent_conflict")
