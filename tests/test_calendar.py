@@ -167,9 +167,7 @@ def test_worked_deadline_examples(trigger: date, n: int, nation: Nation, due: da
         (date(2027, 7, 9), 1, NI, date(2027, 7, 13)),  # the Boyne on Monday 12 July 2027
     ],
 )
-def test_day_one_is_the_first_working_day_after_the_trigger(
-    trigger: date, n: int, nation: Nation, due: date
-) -> None:
+def test_day_one_is_the_first_working_day_after_the_trigger(trigger: date, n: int, nation: Nation, due: date) -> None:
     assert add_working_days(trigger, n, nation) == due
 
 
@@ -266,9 +264,7 @@ def test_working_days_lands_on_the_nth_working_day(start: date, n: int, nation: 
 
 @given(start=_dates, a=st.integers(1, 30), b=st.integers(1, 30), nation=_nations)
 def test_working_days_compose(start: date, a: int, b: int, nation: Nation) -> None:
-    assert add_working_days(add_working_days(start, a, nation), b, nation) == add_working_days(
-        start, a + b, nation
-    )
+    assert add_working_days(add_working_days(start, a, nation), b, nation) == add_working_days(start, a + b, nation)
 
 
 @given(start=_dates, nation=_nations)

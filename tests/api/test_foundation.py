@@ -24,9 +24,7 @@ async def test_a_commit_that_fails_reaches_the_client_as_an_error(
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(SessionTransaction, "commit", failing_commit)
-    r = await client.post(
-        "/v1/organisations", json=NEW_ORG, headers={"Authorization": f"Bearer {platform_key}"}
-    )
+    r = await client.post("/v1/organisations", json=NEW_ORG, headers={"Authorization": f"Bearer {platform_key}"})
     monkeypatch.undo()
     assert_problem(r, 500, "internal_error")
     assert await organisation_count(db) == 0
@@ -71,9 +69,7 @@ async def test_a_platform_key_acts_for_the_organisation_it_names(
     assert all("key" not in k for k in listed)
 
 
-async def test_lists_page_with_opaque_cursors_in_a_stable_order(
-    client: AsyncClient, platform_key: str
-) -> None:
+async def test_lists_page_with_opaque_cursors_in_a_stable_order(client: AsyncClient, platform_key: str) -> None:
     bearer = {"Authorization": f"Bearer {platform_key}"}
     for i in range(5):
         await client.post("/v1/organisations", json={**NEW_ORG, "name": f"Org {i}"}, headers=bearer)

@@ -23,26 +23,19 @@ def auth(key: str, idem: str | None = None) -> dict[str, str]:
     return headers
 
 
-async def test_a_repeat_replays_the_first_response_and_creates_once(
-    client: AsyncClient, platform_key, db
-) -> None:  # type: ignore[no-untyped-def]
+async def test_a_repeat_replays_the_first_response_and_creates_once(client: AsyncClient, platform_key, db) -> None:  # type: ignore[no-untyped-def]
     first = await client.post("/v1/organisations", json=NEW_ORG, headers=auth(platform_key, "k-1"))
     again = await client.post("/v1/organisations", json=NEW_ORG, headers=auth(platform_key, "k-1"))
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
-    assert (
-        again.headers["etag"] == first.headers["etag"]
-        and again.headers["location"] == first.headers["location"]
-    )
+    assert again.headers["etag"] == first.headers["etag"] and again.headers["location"] == first.headers["location"]
     assert await organisation_count(db) == 1
 
 
 async def test_the_same_key_with_another_body_is_422(client: AsyncClient, platform_key, db) -> None:  # type: ignore[no-untyped-def]
     await client.post("/v1/organisations", json=NEW_ORG, headers=auth(platform_key, "k-2"))
-    r = await client.post(
-        "/v1/organisations", json={**NEW_ORG, "name": "Other"}, headers=auth(platform_key, "k-2")
-    )
+    r = await client.post("/v1/organisations", json={**NEW_ORG, "name": "Other"}, headers=auth(platform_key, "k-2"))
     assert_problem(r, 422, "idempotency_key_reused")
     assert await organisation_count(db) == 1
 

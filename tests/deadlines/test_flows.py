@@ -81,14 +81,7 @@ async def test_a_no_show_opens_an_obligation_that_breaches_and_can_still_be_repo
     work = Casework(client, tenant, clock)
     await work.licence_active()
     hid = (await work.create(inside_uk=False))["id"]
-    for action, body in (
-        ("request_cos", {}),
-        ("grant_cos", {}),
-        ("assign_cos", {"cos_reference": "C2G8H71234567X"}),
-        ("submit_visa_application", {"application_date": "2026-01-12"}),
-        ("grant_visa", {"permission_start_date": "2026-01-12", "permission_end_date": "2029-01-12"}),
-    ):
-        await work.ok(hid, action, **body)
+    await work.walk(hid, "grant_visa", "2026-01-12")
     ended = await work.ok(hid, "record_no_show", reason="did not arrive")
     [owed] = ended["open_obligations"]
     assert owed["kind"] == "no_show" and owed["due_on"] == "2026-01-26"  # 10 working days after 2026-01-12
@@ -125,17 +118,7 @@ async def test_worker_reports_count_the_work_nations_bank_holidays(
     work.on("2025-11-21")
     await work.licence_active()
     hid = (await work.create(inside_uk=False, work_nation=nation, start_date="2025-11-21"))["id"]
-    for action, body in (
-        ("request_cos", {}),
-        ("grant_cos", {}),
-        ("assign_cos", {"cos_reference": "C2G8H71234567X"}),
-        ("submit_visa_application", {"application_date": "2025-11-21"}),
-        ("grant_visa", {"permission_start_date": "2025-11-21", "permission_end_date": "2028-11-21"}),
-        ("complete_rtw_check", {"rtw_check_date": "2025-11-21", "method": "manual"}),
-        ("start_employment", {"actual_start_date": "2025-11-21"}),
-        ("end_sponsorship", {"ended_on": "2025-11-21", "reason": "dismissed"}),
-    ):
-        case = await work.ok(hid, action, **body)
+    case = await work.walk(hid, "end_sponsorship", "2025-11-21")
     [owed] = case["open_obligations"]
     assert owed["due_on"] == due_on
 
@@ -176,14 +159,7 @@ async def test_moving_the_start_date_recomputes_the_open_deadlines(
     work.on("2026-01-12")
     await work.licence_active()
     hid = (await work.create(inside_uk=False, start_date="2026-03-02"))["id"]
-    for action, body in (
-        ("request_cos", {}),
-        ("grant_cos", {}),
-        ("assign_cos", {"cos_reference": "C2G8H71234567X"}),
-        ("submit_visa_application", {"application_date": "2026-01-12"}),
-        ("grant_visa", {"permission_start_date": "2026-01-20", "permission_end_date": "2029-01-20"}),
-    ):
-        case = await work.ok(hid, action, **body)
+    case = await work.walk(hid, "grant_visa", "2026-01-12")
     [check] = case["open_deadlines"]
     assert check["kind"] == "rtw_check_before_start" and check["due_at"].startswith("2026-03-01")
     moved = await client.patch(

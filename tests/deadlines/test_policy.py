@@ -134,9 +134,7 @@ def test_licence_decision(book: RuleBook, anchor: Anchor, due: str, rule_id: str
     ("nation", "due"),
     [(EW, "2026-04-23"), (NI, "2026-04-23"), (SCT, "2026-04-22")],  # Easter Monday is not Scottish
 )
-def test_suspension_representations_20_working_days_across_easter(
-    book: RuleBook, nation: Nation, due: str
-) -> None:
+def test_suspension_representations_20_working_days_across_easter(book: RuleBook, nation: Nation, due: str) -> None:
     spec = one("suspension_representations", Anchor(today=D("2026-03-24"), nation=nation), book)
     assert (spec.due_on, spec.rule_id) == (D(due), ids.LICENCE_SUSPENSION_REPRESENTATIONS)
 
@@ -161,12 +159,8 @@ def test_defined_cos_decision_chased_the_next_working_day(book: RuleBook, nation
     ("granted", "due"),
     [("2026-01-12", "2026-04-12"), ("2026-01-31", "2026-04-30"), ("2025-11-30", "2026-02-28")],
 )
-def test_defined_cos_must_be_assigned_within_3_months_of_grant(
-    book: RuleBook, granted: str, due: str
-) -> None:
-    spec = one(
-        "cos_assignment_window", Anchor(today=D("2026-02-02"), nation=EW, cos_granted_on=D(granted)), book
-    )
+def test_defined_cos_must_be_assigned_within_3_months_of_grant(book: RuleBook, granted: str, due: str) -> None:
+    spec = one("cos_assignment_window", Anchor(today=D("2026-02-02"), nation=EW, cos_granted_on=D(granted)), book)
     assert (spec.due_on, spec.rule_id) == (D(due), ids.COS_DEFINED_ASSIGNMENT_WINDOW)
     assert spec.basis == f"3 calendar months after the CoS was granted on {granted}"
 
@@ -233,9 +227,7 @@ rules:
 def test_visa_decision_expected_by_service_and_location(
     book: RuleBook, service: str | None, inside_uk: bool | None, applied: str, due: str, rule_id: str
 ) -> None:
-    anchor = Anchor(
-        today=D(applied), nation=EW, visa_service=service, inside_uk=inside_uk, visa_applied_on=D(applied)
-    )
+    anchor = Anchor(today=D(applied), nation=EW, visa_service=service, inside_uk=inside_uk, visa_applied_on=D(applied))
     spec = one("visa_decision", anchor, book)
     assert (spec.due_on, spec.rule_id) == (D(due), rule_id)
 
@@ -260,9 +252,7 @@ def test_an_unknown_visa_service_is_an_error(book: RuleBook) -> None:
 
 
 def test_rtw_check_due_the_day_before_the_first_day_of_work(book: RuleBook) -> None:
-    spec = one(
-        "rtw_check_before_start", Anchor(today=D("2026-01-12"), nation=EW, start_date=D("2026-02-02")), book
-    )
+    spec = one("rtw_check_before_start", Anchor(today=D("2026-01-12"), nation=EW, start_date=D("2026-02-02")), book)
     assert spec.due_on == D("2026-02-01")
     assert spec.warn_on == D("2026-01-26")  # 5 working days before Mon 2 Feb
     assert spec.rule_id == RTW_CHECK_BEFORE_START
@@ -270,9 +260,7 @@ def test_rtw_check_due_the_day_before_the_first_day_of_work(book: RuleBook) -> N
 
 def test_rtw_check_warning_skips_bank_holidays(book: RuleBook) -> None:
     # Start Tue 29 Dec 2026: 28 Dec (substitute), 25 Dec and the weekend are not working days.
-    spec = one(
-        "rtw_check_before_start", Anchor(today=D("2026-12-01"), nation=EW, start_date=D("2026-12-29")), book
-    )
+    spec = one("rtw_check_before_start", Anchor(today=D("2026-12-01"), nation=EW, start_date=D("2026-12-29")), book)
     assert (spec.due_on, spec.warn_on) == (D("2026-12-28"), D("2026-12-18"))
 
 
@@ -305,9 +293,7 @@ def test_rtw_follow_up_warnings_already_past_collapse_into_one_today(book: RuleB
 
 
 def test_rtw_follow_up_6_months_after_a_positive_verification_notice(book: RuleBook) -> None:
-    anchor = Anchor(
-        today=D("2026-03-12"), nation=EW, pvn_on=D("2026-03-10"), permission_end_date=D("2026-03-01")
-    )
+    anchor = Anchor(today=D("2026-03-12"), nation=EW, pvn_on=D("2026-03-10"), permission_end_date=D("2026-03-01"))
     specs = compute("rtw_follow_up", anchor, book)
     assert {(s.due_on, s.rule_id) for s in specs} == {(D("2026-09-10"), ids.RTW_PVN_FOLLOW_UP)}
     assert [s.warn_on for s in specs] == [D("2026-06-12"), D("2026-07-12"), D("2026-08-11")]
@@ -364,9 +350,7 @@ def test_late_start_without_any_date_gives_no_deadline(book: RuleBook) -> None:
 def test_records_kept_2_years_after_employment_ends_or_the_case_closes(
     book: RuleBook, ended: str | None, today: str, due: str
 ) -> None:
-    spec = one(
-        "record_retention", Anchor(today=D(today), nation=EW, ended_on=D(ended) if ended else None), book
-    )
+    spec = one("record_retention", Anchor(today=D(today), nation=EW, ended_on=D(ended) if ended else None), book)
     assert (spec.due_on, spec.rule_id) == (D(due), ids.RECORDS_RETENTION)
 
 
@@ -404,9 +388,7 @@ def test_worker_event_basis_names_the_nation_whose_holidays_were_skipped(book: R
 
 @pytest.mark.parametrize(("nation", "due"), [(EW, "2025-12-19"), (NI, "2025-12-19"), (SCT, "2025-12-22")])
 @pytest.mark.parametrize("kind", sorted(SPONSOR_OBLIGATIONS))
-def test_sponsor_event_reported_within_20_working_days(
-    book: RuleBook, kind: str, nation: Nation, due: str
-) -> None:
+def test_sponsor_event_reported_within_20_working_days(book: RuleBook, kind: str, nation: Nation, due: str) -> None:
     spec = obligation_due(kind, D("2025-11-21"), nation, book)
     assert (spec.due_on, spec.rule_id) == (D(due), ids.REPORTING_SPONSOR_EVENT)
 

@@ -15,9 +15,7 @@ from app.rules import EligibilityInput, EligibilityResult, RuleBook, check_eligi
 SOURCE = {"url": "https://www.gov.uk/skilled-worker-visa/your-job", "title": "operator correction (test)"}
 
 
-def money_rule(
-    rule_id: str, value: str, effective_from: date, effective_to: date | None = None
-) -> dict[str, Any]:
+def money_rule(rule_id: str, value: str, effective_from: date, effective_to: date | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": rule_id,
         "kind": "money",

@@ -23,9 +23,7 @@ HC_997 = date(2025, 7, 22)  # RQF 6 minimum from this CoS assignment date
 TODAY = "2026-01-12"  # the `clock` fixture's date in the UK
 
 
-def job(
-    code: str, on: date | None, salary: str = "41700", hours: str = "37.5", **flags: Any
-) -> dict[str, Any]:
+def job(code: str, on: date | None, salary: str = "41700", hours: str = "37.5", **flags: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"soc_code": code, "annual_salary": salary, "weekly_hours": hours, **flags}
     if on is not None:
         body["cos_assignment_date"] = on.isoformat()
@@ -98,9 +96,7 @@ async def test_7220_with_transitional_protection_is_eligible_at_the_41700_thresh
     assert (short["status"], short["salary_shortfall"]) == ("ineligible", "3000.00")
 
 
-async def test_3411_artists_is_isl_eligible_until_2026_12_31_and_not_after(
-    client: AsyncClient, tenant: Tenant
-) -> None:
+async def test_3411_artists_is_isl_eligible_until_2026_12_31_and_not_after(client: AsyncClient, tenant: Tenant) -> None:
     # rule shortage_lists.immigration_salary_list.valid_until = 2026-12-31.
     isl = {"salary_option": "immigration_salary_list"}
     last_day = await check(client, tenant, job("3411", date(2026, 12, 31), salary="38200", **isl))
@@ -115,9 +111,7 @@ async def test_3411_artists_is_isl_eligible_until_2026_12_31_and_not_after(
     assert on_list["occupation"]["skill_band"] == "medium_skilled"
     assert on_list["immigration_salary_list"]["on_list"] is True
     assert on_list["immigration_salary_list"]["valid_until"] == "2026-12-31"
-    assert (
-        on_list["immigration_salary_list"]["rule_id"] == "shortage_lists.immigration_salary_list.valid_until"
-    )
+    assert on_list["immigration_salary_list"]["rule_id"] == "shortage_lists.immigration_salary_list.valid_until"
     assert on_list["temporary_shortage_list"]["on_list"] is False
     assert on_list["temporary_shortage_list"]["entry"] is None
     off_list = (await client.get("/v1/occupations/3411", params={"on": "2027-01-01"}, headers=viewer)).json()
@@ -237,23 +231,17 @@ async def test_occupation_search_ranks_the_exact_code_first_and_finds_titles_by_
     assert by_code["on"] == TODAY
     assert (by_code["data"][0]["match"], by_code["data"][0]["occupation"]["code"]) == ("exact_code", "7220")
 
-    r = await client.get(
-        "/v1/occupations", params={"q": "customer service supervisors", "limit": 3}, headers=viewer
-    )
+    r = await client.get("/v1/occupations", params={"q": "customer service supervisors", "limit": 3}, headers=viewer)
     found = r.json()["data"]
     assert len(found) <= 3
     assert (found[0]["match"], found[0]["occupation"]["code"]) == ("all_words", "7220")
     assert found[0]["occupation"]["title"] == "Customer service supervisors"
 
-    before_data = await client.get(
-        "/v1/occupations", params={"q": "7220", "on": "2025-07-21"}, headers=viewer
-    )
+    before_data = await client.get("/v1/occupations", params={"q": "7220", "on": "2025-07-21"}, headers=viewer)
     assert before_data.json()["data"] == []  # the occupation tables start on 2025-07-22
 
 
-async def test_an_occupation_shows_skill_band_rates_and_lists_on_a_date(
-    client: AsyncClient, tenant: Tenant
-) -> None:
+async def test_an_occupation_shows_skill_band_rates_and_lists_on_a_date(client: AsyncClient, tenant: Tenant) -> None:
     r = await client.get("/v1/occupations/7220", headers=tenant.headers("viewer"))
     assert r.status_code == 200, r.text
     body = r.json()
@@ -280,9 +268,7 @@ async def test_an_occupation_unknown_or_not_in_force_is_a_404_that_says_which(
 # --- what was loaded ----------------------------------------------------------------------------------
 
 
-async def test_rules_lists_a_known_rule_with_its_windows_and_source(
-    client: AsyncClient, tenant: Tenant
-) -> None:
+async def test_rules_lists_a_known_rule_with_its_windows_and_source(client: AsyncClient, tenant: Tenant) -> None:
     # isc.fee.first_period.medium_large: £1,000 from 2017-04-06, £1,320 from 2025-12-16.
     viewer = tenant.headers("viewer")
     loaded = (await client.get("/v1/rules", headers=viewer)).json()
@@ -307,9 +293,7 @@ async def test_rules_lists_a_known_rule_with_its_windows_and_source(
 @pytest.fixture
 async def overridden(tmp_path: Path, db: AsyncEngine, clock: FrozenClock) -> AsyncIterator[AsyncClient]:
     """A second app whose SPONSORFLOW_RULES_PATH raises salary.general_threshold.standard to £45,000."""
-    write_rules(
-        tmp_path, "thresholds.yaml", [money_rule("salary.general_threshold.standard", "45000", HC_997)]
-    )
+    write_rules(tmp_path, "thresholds.yaml", [money_rule("salary.general_threshold.standard", "45000", HC_997)])
     url = db.url.render_as_string(hide_password=False)
     app = create_app(make_settings(url, rules_path=tmp_path), clock=clock, engine=db)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:

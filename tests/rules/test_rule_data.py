@@ -39,9 +39,7 @@ DURATIONS = [
 
 
 @pytest.mark.parametrize(("rule_id", "amount", "unit"), DURATIONS, ids=[d[0] for d in DURATIONS])
-def test_timer_durations_match_the_facts_file(
-    book: RuleBook, rule_id: str, amount: int, unit: DurationUnit
-) -> None:
+def test_timer_durations_match_the_facts_file(book: RuleBook, rule_id: str, amount: int, unit: DurationUnit) -> None:
     assert book.duration(rule_id, date(2026, 3, 1)) == Duration(amount=amount, unit=unit)
 
 
@@ -127,9 +125,7 @@ SALARY_THRESHOLDS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("rule_id", "before", "after"), SALARY_THRESHOLDS, ids=[s[0] for s in SALARY_THRESHOLDS]
-)
+@pytest.mark.parametrize(("rule_id", "before", "after"), SALARY_THRESHOLDS, ids=[s[0] for s in SALARY_THRESHOLDS])
 def test_salary_thresholds_change_for_cos_assigned_from_2025_07_22(
     book: RuleBook, rule_id: str, before: str, after: str
 ) -> None:

@@ -66,8 +66,7 @@ def test_shipped_data_loads_all_412_occupations(book: RuleBook) -> None:
             SkillCondition.subject_to_listed_conditions,
         ),
         (
-            f"Medium Skilled {DASH} ONLY Vent chick sexer or Deckhand on large fishing vessel "
-            "(9 metres and above)",
+            f"Medium Skilled {DASH} ONLY Vent chick sexer or Deckhand on large fishing vessel (9 metres and above)",
             SkillBand.medium_skilled,
             SkillCondition.restricted_job_types,
         ),
@@ -89,9 +88,7 @@ def test_skill_level_variants_in_the_shipped_data(book: RuleBook) -> None:
 
 
 def test_unknown_skill_level_label_stops_the_load(tmp_path: Path) -> None:
-    write_occupations(
-        tmp_path, "skilled-worker-occupations-2025-11.json", {"3411": {**ARTISTS, "skill_level": "Low"}}
-    )
+    write_occupations(tmp_path, "skilled-worker-occupations-2025-11.json", {"3411": {**ARTISTS, "skill_level": "Low"}})
     assert any("occupation 3411" in p and "unknown skill_level 'Low'" in p for p in problems_of(tmp_path))
 
 
@@ -118,9 +115,7 @@ def test_search_ranks_exact_code_then_prefix_then_all_words_then_some(book: Rule
         (MatchKind.exact_code, "7220")
     ]
     prefix = book.search_occupations("72", HC_997, 50)
-    assert prefix and all(
-        m.match is MatchKind.code_prefix and m.occupation.code.startswith("72") for m in prefix
-    )
+    assert prefix and all(m.match is MatchKind.code_prefix and m.occupation.code.startswith("72") for m in prefix)
     words = book.search_occupations("customer superv", HC_997, 20)
     assert (words[0].match, words[0].occupation.code) == (MatchKind.all_words, "7220")
     assert words[-1].match is MatchKind.some_words
@@ -132,9 +127,7 @@ def test_search_ranks_exact_code_then_prefix_then_all_words_then_some(book: Rule
 
 def test_overlapping_windows_for_one_rule_are_refused(tmp_path: Path) -> None:
     # The shipped £41,700 window is open-ended; a new window from 2026 without closing it overlaps.
-    write_rules(
-        tmp_path, "2026.yaml", [money_rule("salary.general_threshold.standard", "43000", date(2026, 4, 8))]
-    )
+    write_rules(tmp_path, "2026.yaml", [money_rule("salary.general_threshold.standard", "43000", date(2026, 4, 8))])
     problems = problems_of(tmp_path)
     assert len(problems) == 1
     assert "salary.general_threshold.standard 2026-04-08..open (override/2026.yaml) overlaps" in problems[0]
@@ -174,9 +167,7 @@ def test_bad_occupation_code_or_missing_title_is_refused(
 ) -> None:
     write_occupations(tmp_path, "skilled-worker-occupations-2025-11.json", {code: entry})
     problems = problems_of(tmp_path)
-    assert any(
-        p.startswith("override/skilled-worker-occupations-2025-11.json: ") and expected in p for p in problems
-    )
+    assert any(p.startswith("override/skilled-worker-occupations-2025-11.json: ") and expected in p for p in problems)
 
 
 def test_schema_errors_name_the_file_and_the_entry(tmp_path: Path) -> None:
@@ -189,20 +180,13 @@ def test_schema_errors_name_the_file_and_the_entry(tmp_path: Path) -> None:
         "source": SOURCE,
     }
     float_money = {**money_rule("visa.fee.priority", "0", date(2023, 10, 4)), "value": 500.5}
-    no_source = {
-        k: v for k, v in money_rule("fee.new_thing", "10", date(2026, 1, 1)).items() if k != "source"
-    }
+    no_source = {k: v for k, v in money_rule("fee.new_thing", "10", date(2026, 1, 1)).items() if k != "source"}
     bad_status = {**money_rule("fee.other_thing", "10", date(2026, 1, 1)), "status": "rumoured"}
     write_rules(tmp_path, "broken.yaml", [bad_unit, float_money, no_source, bad_status])
     problems = problems_of(tmp_path)
     assert len(problems) == 4, problems
-    assert problems[0].startswith(
-        "override/broken.yaml: rules[0] (id 'licence.decision.standard'): value.unit:"
-    )
-    assert (
-        "rules[1] (id 'visa.fee.priority'): value: Value error, write money and figures as a string"
-        in problems[1]
-    )
+    assert problems[0].startswith("override/broken.yaml: rules[0] (id 'licence.decision.standard'): value.unit:")
+    assert "rules[1] (id 'visa.fee.priority'): value: Value error, write money and figures as a string" in problems[1]
     assert "rules[2] (id 'fee.new_thing'): source: Field required" in problems[2]
     assert "rules[3] (id 'fee.other_thing'): status:" in problems[3]
 
@@ -212,8 +196,7 @@ def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
         "rules:\n  - id: fee.x\n    kind: money\n    value: '1'\n    value: '2'\n", encoding="utf-8"
     )
     assert any(
-        "override/dup.yaml: cannot read YAML" in p and "duplicate key 'value'" in p
-        for p in problems_of(tmp_path)
+        "override/dup.yaml: cannot read YAML" in p and "duplicate key 'value'" in p for p in problems_of(tmp_path)
     )
 
 
@@ -223,9 +206,7 @@ def test_an_override_may_not_change_a_rules_value_kind(tmp_path: Path) -> None:
 
 
 def test_all_problems_are_reported_together(tmp_path: Path) -> None:
-    write_rules(
-        tmp_path, "a.yaml", [money_rule("salary.general_threshold.standard", "43000", date(2026, 4, 8))]
-    )
+    write_rules(tmp_path, "a.yaml", [money_rule("salary.general_threshold.standard", "43000", date(2026, 4, 8))])
     (tmp_path / "b.yaml").write_text("rules: [1]\n", encoding="utf-8")
     write_occupations(tmp_path, "extra.json", {"x": ARTISTS})
     problems = problems_of(tmp_path)
@@ -243,20 +224,14 @@ def test_missing_override_directory_is_refused(tmp_path: Path) -> None:
 # --- overrides ------------------------------------------------------------------------------------------
 
 
-def test_override_replacing_a_salary_threshold_changes_the_eligibility_answer(
-    tmp_path: Path, book: RuleBook
-) -> None:
+def test_override_replacing_a_salary_threshold_changes_the_eligibility_answer(tmp_path: Path, book: RuleBook) -> None:
     assert assess(book, "2136", date(2026, 1, 5), salary="44000").status is EligibilityStatus.eligible
-    write_rules(
-        tmp_path, "thresholds.yaml", [money_rule("salary.general_threshold.standard", "45000", HC_997)]
-    )
+    write_rules(tmp_path, "thresholds.yaml", [money_rule("salary.general_threshold.standard", "45000", HC_997)])
     overridden = load_rulebook(tmp_path)
     result = assess(overridden, "2136", date(2026, 1, 5), salary="44000")
     assert result.status is EligibilityStatus.ineligible
     assert result.salary_shortfall == Decimal("1000.00")
-    windows = next(
-        r for r in overridden.describe().rules if r.id == "salary.general_threshold.standard"
-    ).windows
+    windows = next(r for r in overridden.describe().rules if r.id == "salary.general_threshold.standard").windows
     assert [(w.entry.value, w.origin, w.file) for w in windows] == [
         (Decimal("38700.00"), Origin.shipped, "shipped/salary.yaml"),
         (Decimal("45000.00"), Origin.override, "override/thresholds.yaml"),
@@ -295,8 +270,7 @@ def test_override_occupation_figure_replaces_the_shipped_one(tmp_path: Path, boo
 def test_a_new_occupations_dataset_needs_the_shipped_window_closed(tmp_path: Path) -> None:
     write_occupations(tmp_path, "occupations-2026.json", {"3411": ARTISTS}, effective_date="2026-04-08")
     assert any(
-        "occupation 3411 2026-04-08..open (override/occupations-2026.json) overlaps" in p
-        for p in problems_of(tmp_path)
+        "occupation 3411 2026-04-08..open (override/occupations-2026.json) overlaps" in p for p in problems_of(tmp_path)
     )
     # Re-describing the shipped dataset with an end date lets the new one follow it.
     (tmp_path / "registry.yaml").write_text(

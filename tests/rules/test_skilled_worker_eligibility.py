@@ -127,18 +127,14 @@ def test_3411_is_isl_eligible_for_cos_assigned_up_to_2026_12_31(
 
 
 def test_3411_isl_route_closes_for_cos_assigned_from_2027_01_01(book: RuleBook) -> None:
-    result = assess(
-        book, "3411", date(2027, 1, 1), salary="60000", salary_option=SalaryOption.immigration_salary_list
-    )
+    result = assess(book, "3411", date(2027, 1, 1), salary="60000", salary_option=SalaryOption.immigration_salary_list)
     assert result.status is EligibilityStatus.ineligible
     assert codes(result) == ["below_skill_level_no_shortage_list"]
     assert "Immigration Salary List entry covered CoS assigned up to 2026-12-31" in result.reasons[0].message
 
 
 def test_isl_salary_option_for_a_code_not_on_the_isl_is_refused(book: RuleBook) -> None:
-    result = assess(
-        book, "2136", date(2026, 1, 5), salary="60000", salary_option=SalaryOption.immigration_salary_list
-    )
+    result = assess(book, "2136", date(2026, 1, 5), salary="60000", salary_option=SalaryOption.immigration_salary_list)
     assert result.status is EligibilityStatus.ineligible
     assert "not_on_immigration_salary_list" in codes(result)
 
@@ -186,9 +182,7 @@ def test_hourly_floor_of_17_13_applies_to_the_weekly_hours(book: RuleBook) -> No
 
 def test_hourly_floor_binds_on_long_hours_and_says_its_week_count_is_unconfirmed(book: RuleBook) -> None:
     # 6131 on the ISL at £25,000: on 40 hours the floor (17.125 x 40 x 52 = £35,620) beats £33,400.
-    result = assess(
-        book, "6131", date(2026, 1, 5), salary="35619", hours="40", salary_option="immigration_salary_list"
-    )
+    result = assess(book, "6131", date(2026, 1, 5), salary="35619", hours="40", salary_option="immigration_salary_list")
     assert result.status is EligibilityStatus.ineligible
     assert result.salary_required == Decimal("35620.00")
     assert result.salary_shortfall == Decimal("1.00")
@@ -217,9 +211,7 @@ def test_ineligible_occupation_is_refused(book: RuleBook) -> None:
 
 
 @pytest.mark.parametrize("code", ["6135", "6136"])
-def test_care_workers_from_2025_07_22_need_review_of_the_in_country_conditions(
-    book: RuleBook, code: str
-) -> None:
+def test_care_workers_from_2025_07_22_need_review_of_the_in_country_conditions(book: RuleBook, code: str) -> None:
     result = assess(book, code, date(2026, 1, 5), salary="45000")
     assert result.status is EligibilityStatus.needs_review
     reason = next(r for r in result.reasons if r.code == "care_worker_conditions")
@@ -281,9 +273,7 @@ def test_result_serialises_money_as_strings(book: RuleBook) -> None:
 
 def test_money_input_refuses_floats() -> None:
     with pytest.raises(ValueError, match="not a float"):
-        EligibilityInput(
-            soc_code="7220", annual_salary=41700.5, weekly_hours=Decimal(37), cos_assignment_date=HC_997
-        )
+        EligibilityInput(soc_code="7220", annual_salary=41700.5, weekly_hours=Decimal(37), cos_assignment_date=HC_997)
 
 
 # --- every occupation ---------------------------------------------------------------------------------

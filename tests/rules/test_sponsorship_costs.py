@@ -38,9 +38,7 @@ def test_worked_example_medium_large_3_year_cos_after_16_dec_2025_costs_the_spon
     result = estimate(book)
     # CoS £525 + ISC £1,320 + 4 x £660 = £4,485
     assert result.sponsor_total == Decimal("4485.00")
-    sponsor = [
-        (line.code, line.amount, line.quantity) for line in result.lines if line.payer is Payer.sponsor
-    ]
+    sponsor = [(line.code, line.amount, line.quantity) for line in result.lines if line.payer is Payer.sponsor]
     assert sponsor == [
         ("cos_assignment_fee", Decimal("525.00"), 1),
         ("isc_first_period", Decimal("1320.00"), 1),
@@ -65,9 +63,7 @@ def test_isc_for_a_3_year_cos_by_sponsor_size_before_and_after_16_dec_2025(
 
 
 @pytest.mark.parametrize(("months", "further_blocks"), [(12, 0), (13, 1), (16, 1), (18, 1), (19, 2), (60, 8)])
-def test_isc_charges_each_part_or_whole_further_6_months(
-    book: RuleBook, months: int, further_blocks: int
-) -> None:
+def test_isc_charges_each_part_or_whole_further_6_months(book: RuleBook, months: int, further_blocks: int) -> None:
     # facts §2.4: 1 year 4 months is charged as 18 months, 1 year 7 months as 24 months.
     result = estimate(book, cos_months=months)
     blocks = {line.code: line.quantity for line in result.lines}.get("isc_further_periods", 0)
@@ -129,9 +125,7 @@ def test_visa_priority_services(book: RuleBook, service: str, amount: str) -> No
 
 
 def test_licence_fee_and_pre_licence_priority_fee_of_750_from_11_nov_2025(book: RuleBook) -> None:
-    result = estimate(
-        book, sponsor_size="small", licence_application_date=date(2025, 11, 11), licence_priority=True
-    )
+    result = estimate(book, sponsor_size="small", licence_application_date=date(2025, 11, 11), licence_priority=True)
     totals = line_totals(result)
     assert totals["licence_application_fee"] == Decimal("574.00")
     assert totals["licence_priority_fee"] == Decimal("750.00")

@@ -59,7 +59,5 @@ def passing_case(action: Action[Case], source: str) -> Case:
     return Case(state=source, inside_uk=action.name == "assign_cos" and source == "draft")
 
 
-def inputs(
-    subject: Case, facts: Facts = GOOD_FACTS, payload: Mapping[str, object] = GOOD_PAYLOAD
-) -> GuardInput[Case]:
+def inputs(subject: Case, facts: Facts = GOOD_FACTS, payload: Mapping[str, object] = GOOD_PAYLOAD) -> GuardInput[Case]:
     return GuardInput(subject=subject, facts=facts, payload=payload)

@@ -66,9 +66,7 @@ def test_licence_states_and_actions() -> None:
     ],
     ids=["hire", "licence"],
 )
-def test_deadlines_armed_on_entering_each_state(
-    workflow: Workflow[Any], arms: dict[str, tuple[str, ...]]
-) -> None:
+def test_deadlines_armed_on_entering_each_state(workflow: Workflow[Any], arms: dict[str, tuple[str, ...]]) -> None:
     assert {s.name: s.arms for s in workflow.states if s.arms} == arms
 
 

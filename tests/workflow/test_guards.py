@@ -84,17 +84,13 @@ def test_a_defined_cos_is_for_workers_outside_the_uk_and_an_undefined_one_for_in
     assert [r.code for r in _refusal(Case(state="cos_granted", inside_uk=True), "assign_cos")] == [
         "defined_cos_needs_worker_outside_uk"
     ]
-    assert [r.code for r in _refusal(Case(state="draft", inside_uk=None), "assign_cos")] == [
-        "worker_location_unknown"
-    ]
+    assert [r.code for r in _refusal(Case(state="draft", inside_uk=None), "assign_cos")] == ["worker_location_unknown"]
 
 
 def test_permission_dates_must_be_in_order() -> None:
     case = Case(state="visa_applied", start_date=date(2026, 3, 2))
 
-    reasons = _refusal(
-        case, "grant_visa", permission_start_date=date(2026, 3, 1), permission_end_date=date(2026, 2, 1)
-    )
+    reasons = _refusal(case, "grant_visa", permission_start_date=date(2026, 3, 1), permission_end_date=date(2026, 2, 1))
 
     assert [r.code for r in reasons] == ["permission_dates_out_of_order", "permission_ends_before_start_date"]
     assert reasons[1].message.startswith(
@@ -114,9 +110,7 @@ def test_the_rtw_check_comes_before_the_start_date_and_not_in_the_future() -> No
 
 
 def test_employment_starts_within_permission_and_after_the_rtw_check() -> None:
-    case = Case(
-        state="rtw_verified", permission_start_date=date(2026, 2, 20), rtw_check_date=date(2026, 2, 25)
-    )
+    case = Case(state="rtw_verified", permission_start_date=date(2026, 2, 20), rtw_check_date=date(2026, 2, 25))
 
     reasons = _refusal(case, "start_employment", actual_start_date=date(2026, 2, 18))
 
@@ -140,9 +134,7 @@ def test_blank_text_is_missing_data() -> None:
     assert [(r.code, r.field) for r in reasons] == [("invalid_field", "reason")]
 
 
-@pytest.mark.parametrize(
-    ("open_obligations", "message_part"), [(1, "1 SMS reporting obligation is"), (3, "3 SMS")]
-)
+@pytest.mark.parametrize(("open_obligations", "message_part"), [(1, "1 SMS reporting obligation is"), (3, "3 SMS")])
 def test_a_case_with_open_obligations_cannot_close(open_obligations: int, message_part: str) -> None:
     facts = replace(GOOD_FACTS, open_obligations=open_obligations)
     [reason] = NO_OPEN_OBLIGATIONS.check(GuardInput(subject=Case(state="withdrawn"), facts=facts))
