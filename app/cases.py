@@ -18,8 +18,9 @@ from app.audit.schemas import Actor
 from app.audit.service import SYSTEM, EventDraft
 from app.calendar import Nation
 from app.rules.book import RuleBook
-from app.workflow import ActionNotAvailable, ActionRefused, Applied, GuardInput, Workflow, apply
+from app.workflow import ActionNotAvailable, ActionRefused, Applied, GuardInput, Workflow, apply, available_actions
 from app.workflow.guards import Subject
+from app.workflow.schemas import AvailableActionOut, ReasonOut
 
 S = TypeVar("S", bound=Subject)
 UK = ZoneInfo("Europe/London")
@@ -91,6 +92,16 @@ def run(workflow: Workflow[S], subject: S, action: str, guard_input: GuardInput[
             f"{action} was refused: see reasons",
             reasons=[Reason(code=r.code, message=r.message) for r in exc.reasons],
         ) from exc
+
+
+def available(workflow: Workflow[S], subject: S, guard_input: GuardInput[S]) -> list[AvailableActionOut]:
+    """The actions a person may take on the case now, each with the reasons it is refused (if it is)."""
+    return [
+        AvailableActionOut(
+            name=a.name, allowed=a.allowed, reasons=[ReasonOut(code=r.code, message=r.message) for r in a.reasons]
+        )
+        for a in available_actions(workflow, subject, guard_input)
+    ]
 
 
 def transition_event(subject_type: str, subject_id: str, applied: Applied, payload: BaseModel | None) -> EventDraft:

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from starlette.responses import Response
 
 from app.api.problems import PreconditionFailed, ProblemError
 
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+def tagged(response: Response, resource: V) -> V:
+    """Send a versioned resource's ETag with it."""
+    response.headers["ETag"] = etag(resource.version)
+    return resource
 
 
 @dataclass(frozen=True, slots=True)

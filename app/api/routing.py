@@ -57,12 +57,18 @@ def _optional_if_match(
 OptionalIfMatch = Annotated[IfMatch | None, Depends(_optional_if_match)]
 
 
-def _now(request: Request, actor: Annotated[OrgActor, Depends(org_actor)]) -> datetime:
-    """The organisation's time: its test clock's frozen time in the sandbox, else the service clock."""
-    if actor.org.clock_time is not None:
-        return actor.org.clock_time
+def _service_now(request: Request) -> datetime:
+    """The service's own clock (injected, so tests and sandboxes control time)."""
     now: datetime = request.app.state.clock.now()
     return now
+
+
+ServiceNow = Annotated[datetime, Depends(_service_now)]
+
+
+def _now(service_now: ServiceNow, actor: Annotated[OrgActor, Depends(org_actor)]) -> datetime:
+    """The organisation's time: its test clock's frozen time in the sandbox, else the service clock."""
+    return actor.org.clock_time or service_now
 
 
 Now = Annotated[datetime, Depends(_now)]

@@ -44,6 +44,11 @@ class Deadline(Base):
     created_at: Mapped[datetime]
     settled_at: Mapped[datetime | None]
 
+    @staticmethod
+    def closed(status: str, now: datetime) -> dict[str, Any]:
+        """The columns of a row that will fire no more (met, cancelled or breached), for UPDATEs and rows."""
+        return {"status": status, "next_fire_at": None, "warn_at": None, "pending_warnings": [], "settled_at": now}
+
 
 class TestClock(Base):
     """A sandbox clock: organisations bound to it live at its frozen time until a client advances it."""

@@ -8,7 +8,7 @@ from fastapi import Query, Request, Response
 from app.api.auth import Authenticated, PlatformPrincipal, Viewer
 from app.api.cursors import Page
 from app.api.problems import problem_responses
-from app.api.routing import Cursor, DefaultLimit, Limit, Now, v1_router
+from app.api.routing import Cursor, DefaultLimit, Limit, Now, ServiceNow, v1_router
 from app.db.session import Session
 from app.deadlines import service
 from app.deadlines.schemas import (
@@ -56,12 +56,12 @@ def _sandbox(request: Request) -> None:
 
 @router.post("/test-clocks", status_code=201, responses=problem_responses(403))
 async def create_test_clock(
-    request: Request, body: TestClockIn, response: Response, session: Session, _: PlatformPrincipal
+    request: Request, body: TestClockIn, response: Response, session: Session, now: ServiceNow, _: PlatformPrincipal
 ) -> TestClockOut:
     """A sandbox clock frozen at a time. Create one sandbox organisation with its `test_clock_id`: it
     lives at the clock's time, and advancing the clock fires its due deadlines at once."""
     _sandbox(request)
-    clock = await service.create_test_clock(session, body, request.app.state.clock.now())
+    clock = await service.create_test_clock(session, body, now)
     response.headers["Location"] = f"/v1/test-clocks/{clock.id}"
     return TestClockOut.model_validate(clock)
 

@@ -113,7 +113,8 @@ async def _process(session: AsyncSession, row: Deadline, book: RuleBook, now: da
     if not breaching:
         row.next_fire_at = row.warn_at or row.due_at
         return True
-    row.status, row.warn_at, row.pending_warnings, row.next_fire_at, row.settled_at = "breached", None, [], None, now
+    for column, value in Deadline.closed("breached", now).items():
+        setattr(row, column, value)
     drafts.append(_event("deadline.breached", row, case_id, {}))
     effects = ["deadline.breached"]
     if isinstance(subject, Obligation):

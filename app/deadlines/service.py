@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.auth import Principal, Role
@@ -100,11 +100,18 @@ async def settle(session: AsyncSession, subject_id: str, outcomes: Mapping[str, 
     for kind, outcome in outcomes.items():
         by_outcome[outcome].append(kind)
     for outcome, kinds in by_outcome.items():
-        await session.execute(
-            update(Deadline)
-            .where(Deadline.subject_id == subject_id, Deadline.kind.in_(kinds), Deadline.status.in_(OPEN))
-            .values(status=outcome, next_fire_at=None, warn_at=None, pending_warnings=[], settled_at=now)
-        )
+        await _close(session, outcome, now, Deadline.subject_id == subject_id, Deadline.kind.in_(kinds))
+
+
+async def settle_one(session: AsyncSession, deadline_id: str, outcome: str, now: datetime) -> None:
+    """Mark one deadline met or cancelled, unless it already fired."""
+    await _close(session, outcome, now, Deadline.id == deadline_id)
+
+
+async def _close(session: AsyncSession, outcome: str, now: datetime, *where: ColumnElement[bool]) -> None:
+    await session.execute(
+        update(Deadline).where(*where, Deadline.status.in_(OPEN)).values(**Deadline.closed(outcome, now))
+    )
 
 
 def open_obligation(
@@ -257,13 +264,15 @@ async def create_test_clock(session: AsyncSession, data: TestClockIn, now: datet
     return clock
 
 
+def _sees_clock(principal: Principal, clock_id: str) -> bool:
+    """Platform keys see every clock; an organisation's keys only the clock it lives on."""
+    return principal.is_platform or (principal.org is not None and principal.org.clock_id == clock_id)
+
+
 async def get_test_clock(session: AsyncSession, clock_id: str, principal: Principal) -> TestClock:
     async with read_transaction(session):
         clock = await session.get(TestClock, clock_id)
-        visible = clock is not None and (
-            principal.is_platform or (principal.org and principal.org.clock_id == clock_id)
-        )
-    if clock is None or not visible:
+    if clock is None or not _sees_clock(principal, clock_id):
         raise NotFound("test clock")
     return clock
 
@@ -289,7 +298,7 @@ async def advance_test_clock(
         clock = (
             await session.execute(for_update(select(TestClock).where(TestClock.id == clock_id)))
         ).scalar_one_or_none()
-        if clock is None or not (principal.is_platform or (principal.org and principal.org.clock_id == clock_id)):
+        if clock is None or not _sees_clock(principal, clock_id):
             raise NotFound("test clock")
         if to < clock.frozen_time:
             raise ProblemError(

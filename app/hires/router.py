@@ -6,9 +6,9 @@ from typing import Annotated, Any
 from fastapi import Body, Query, Response
 
 from app import cases
-from app.api.auth import HR, OrgActor, Viewer
+from app.api.auth import HR, Viewer
 from app.api.cursors import Page
-from app.api.etags import etag
+from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.api.routing import (
     Book,
@@ -26,18 +26,8 @@ from app.audit.schemas import EventFeed
 from app.db.session import Session
 from app.hires import service
 from app.hires.schemas import ACTION_PAYLOADS, HireCreate, HireOut, HireUpdate
-from app.rules.book import RuleBook
 
 router = v1_router("hires")
-
-
-def _ctx(actor: OrgActor, now: datetime, book: RuleBook) -> cases.Context:
-    return context(actor, now, book)
-
-
-def _tagged(response: Response, hire: HireOut) -> HireOut:
-    response.headers["ETag"] = etag(hire.version)
-    return hire
 
 
 @router.post("/hires", status_code=201, responses=problem_responses(409))
@@ -47,9 +37,9 @@ async def create_hire(
     """Open a case for a sponsored hire. It starts in `draft` when the licence is active, otherwise in
     `awaiting_licence`; eligibility is assessed from the details given (an HRIS job code is mapped to a
     SOC code through the job mappings)."""
-    hire = await service.create_hire(session, _ctx(actor, now, book), body)
+    hire = await service.create_hire(session, context(actor, now, book), body)
     response.headers["Location"] = f"/v1/hires/{hire.id}"
-    return _tagged(response, hire)
+    return tagged(response, hire)
 
 
 @router.get("/hires")
@@ -82,7 +72,7 @@ async def list_hires(
 @router.get("/hires/{hire_id}")
 async def get_hire(hire_id: str, response: Response, session: Session, actor: Viewer, now: Now, book: Book) -> HireOut:
     """A case with its state, version (also the ETag), the actions allowed now and open deadlines."""
-    return _tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now), book))
+    return tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now), book))
 
 
 @router.patch("/hires/{hire_id}", responses=problem_responses(409, 412, 428))
@@ -98,7 +88,7 @@ async def update_hire(
 ) -> HireOut:
     """Correct a case's details where that is lawful for its state (all of them before a CoS; contact
     details and the start date while the CoS and visa are in process; afterwards use the actions)."""
-    return _tagged(response, await service.update_hire(session, _ctx(actor, now, book), hire_id, body, if_match))
+    return tagged(response, await service.update_hire(session, context(actor, now, book), hire_id, body, if_match))
 
 
 @router.post(
@@ -119,8 +109,8 @@ async def apply_hire_action(
 ) -> HireOut:
     """Apply an action to a case. A refused action answers 409 with the guards' reasons and changes
     nothing; a stale If-Match answers 412."""
-    hire = await service.apply_action(session, _ctx(actor, now, book), hire_id, action, body, if_match)
-    return _tagged(response, hire)
+    hire = await service.apply_action(session, context(actor, now, book), hire_id, action, body, if_match)
+    return tagged(response, hire)
 
 
 @router.get("/hires/{hire_id}/events")

@@ -55,9 +55,8 @@ from app.licences.models import CosAllocation, Licence
 from app.obligations import service as obligations
 from app.obligations.models import Obligation
 from app.rules.book import RuleBook
-from app.workflow import HIRE, Facts, GuardInput, available_actions
+from app.workflow import HIRE, Facts, GuardInput
 from app.workflow.guards import ELIGIBLE
-from app.workflow.schemas import AvailableActionOut, ReasonOut
 
 # Details a person may correct in each phase; later changes go through actions that open SMS reports.
 _PRE_COS_STATES = frozenset({"awaiting_licence", "draft"})
@@ -67,9 +66,9 @@ _IN_PROCESS_STATES = frozenset(
 _ALWAYS_EDITABLE = frozenset({"email", "external_id"})
 _IN_PROCESS_EDITABLE = _ALWAYS_EDITABLE | {"start_date", "date_of_birth", "nationality"}
 _BEFORE_VISA_APPLICATION = frozenset({"cos_assigned"})  # an undefined CoS withdrawn here goes back
-_ANCHOR_FIELDS = frozenset({"start_date", "inside_uk", "work_nation"})  # dates and calendars deadlines count by
-#: The deadline kinds each editable anchor field feeds (a new work nation changes every calendar).
+#: The deadline kinds each editable date or flag feeds; a new work nation changes every calendar.
 _REARMS = {"start_date": ("rtw_check_before_start", "late_start"), "inside_uk": ("visa_decision",)}
+_ANCHOR_FIELDS = frozenset(_REARMS) | {"work_nation"}
 #: The date the case entered each state, which its deadlines count from.
 _ENTERED_ON = {
     "cos_requested": "cos_requested_on",
@@ -95,9 +94,9 @@ async def _licence_and_allocation(
     then the case), the order licence cascades use too, so concurrent writers cannot deadlock. A share
     lock keeps the licence from changing between a guard's check and our commit; the allocation is
     locked for update and re-read, so two cases racing for the last CoS see each other's use."""
-    stmt = select(Licence).where(Licence.organisation_id == organisation_id, Licence.is_current.is_(True))
+    stmt = Licence.current_of(organisation_id)
     licence = (await session.execute(stmt.with_for_update(read=True) if lock_licence else stmt)).scalar_one_or_none()
-    alloc_stmt = select(CosAllocation).where(CosAllocation.organisation_id == organisation_id)
+    alloc_stmt = CosAllocation.of(organisation_id)
     if lock_allocation:
         alloc_stmt = for_update(alloc_stmt).execution_options(populate_existing=True)
     allocation = (await session.execute(alloc_stmt)).scalar_one_or_none()
@@ -114,7 +113,7 @@ def _facts(
     return Facts(
         today=today,
         licence_state=licence.state if licence else None,
-        undefined_cos_remaining=None if allocation is None else max(allocation.granted - allocation.used, 0),
+        undefined_cos_remaining=None if allocation is None else allocation.remaining,
         undefined_cos_year=None if allocation is None else (allocation.year_start, allocation.year_end),
         eligibility_status=assessed[0] if assessed else None,
         eligibility_reasons=eligibility.blocking_reasons(assessed),
@@ -147,19 +146,11 @@ def view(
     open_obligations: list[Obligation],
     assessed: eligibility.Assessment | None,
 ) -> HireOut:
-    actions = available_actions(HIRE, hire, GuardInput(hire, facts))
     fields = {name: getattr(hire, name) for name in HireOut.model_fields if hasattr(Hire, name)}
     fields["eligibility_status"], fields["eligibility"] = assessed or (None, None)
     return HireOut(
         **fields,
-        available_actions=[
-            AvailableActionOut(
-                name=a.name,
-                allowed=a.allowed,
-                reasons=[ReasonOut(code=r.code, message=r.message) for r in a.reasons],
-            )
-            for a in actions
-        ],
+        available_actions=cases.available(HIRE, hire, GuardInput(hire, facts)),
         open_deadlines=[
             DeadlineSummary(id=d.id, kind=d.kind, status=d.status, due_at=d.due_at, warn_at=d.warn_at)
             for d in open_deadlines
@@ -420,7 +411,7 @@ async def _act(
         _, opened = deadlines.open_obligation(
             session,
             applied.opens_obligation,
-            _trigger_date(payload, hire, ctx.today),
+            _trigger_date(payload, ctx.today),
             _worker_nation(ctx, hire),
             ctx.book,
             organisation_id=ctx.organisation_id,
@@ -476,7 +467,7 @@ def _arm(
 _TRIGGER_FIELDS = ("ended_on", "absence_start_date", "leave_start_date", "effective_date")
 
 
-def _trigger_date(payload: BaseModel, hire: Hire, today: date) -> date:
+def _trigger_date(payload: BaseModel, today: date) -> date:
     for name in _TRIGGER_FIELDS:
         value = getattr(payload, name, None)
         if isinstance(value, date):

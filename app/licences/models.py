@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Select, String, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -36,6 +36,10 @@ class Licence(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    @classmethod
+    def current_of(cls, organisation_id: str) -> Select[Licence]:
+        return select(cls).where(cls.organisation_id == organisation_id, cls.is_current.is_(True))
+
 
 class CosAllocation(Base):
     """The organisation's undefined-CoS allocation for one allocation year."""
@@ -50,3 +54,11 @@ class CosAllocation(Base):
     used: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
+
+    @classmethod
+    def of(cls, organisation_id: str) -> Select[CosAllocation]:
+        return select(cls).where(cls.organisation_id == organisation_id)
+
+    @property
+    def remaining(self) -> int:
+        return max(self.granted - self.used, 0)

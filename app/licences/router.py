@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import Body, Response
 
 from app.api.auth import Admin, Viewer
-from app.api.etags import etag
+from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.api.routing import Book, Now, OptionalIfMatch, RequiredIfMatch, action_body, actor_of, context, v1_router
 from app.db.session import Session
@@ -15,24 +15,19 @@ from app.licences.schemas import LICENCE_ACTION_PAYLOADS, AllocationIn, Allocati
 router = v1_router("licence")
 
 
-def _tagged(response: Response, licence: LicenceOut) -> LicenceOut:
-    response.headers["ETag"] = etag(licence.version)
-    return licence
-
-
 @router.post("/licence", status_code=201, responses=problem_responses(409))
 async def create_licence_application(response: Response, session: Session, actor: Admin, now: Now) -> LicenceOut:
     """Start the organisation's sponsor licence application (in `draft`). Allowed when there is no
     current licence, or the current one was refused, revoked or surrendered."""
     licence = await service.create_application(session, actor.organisation_id, actor_of(actor), now)
     response.headers["Location"] = "/v1/licence"
-    return _tagged(response, service.view(licence, now))
+    return tagged(response, service.view(licence, now))
 
 
 @router.get("/licence")
 async def get_licence(response: Response, session: Session, actor: Viewer, now: Now) -> LicenceOut:
     """The organisation's current licence and the actions allowed on it now."""
-    return _tagged(response, service.view(await service.get_licence(session, actor.organisation_id), now))
+    return tagged(response, service.view(await service.get_licence(session, actor.organisation_id), now))
 
 
 @router.post(
@@ -53,15 +48,13 @@ async def apply_licence_action(
     """Record what UKVI decided or the sponsor did. Entering `active` moves hires waiting for the licence
     to `draft`; revocation or surrender withdraws pre-employment cases and ends sponsored employment."""
     licence = await service.apply_action(session, context(actor, now, book), action, body, if_match)
-    return _tagged(response, service.view(licence, now))
+    return tagged(response, service.view(licence, now))
 
 
 @router.get("/cos-allocation")
 async def get_cos_allocation(response: Response, session: Session, actor: Viewer) -> AllocationOut:
     """The undefined-CoS allocation for the current allocation year: granted, used and remaining."""
-    allocation = await service.get_allocation(session, actor.organisation_id)
-    response.headers["ETag"] = etag(allocation.version)
-    return service.allocation_view(allocation)
+    return tagged(response, service.allocation_view(await service.get_allocation(session, actor.organisation_id)))
 
 
 @router.put("/cos-allocation", responses=problem_responses(412, 428))
@@ -76,5 +69,4 @@ async def set_cos_allocation(
     """Record the allocation the SMS shows. Changing an existing one needs If-Match; a new allocation
     year starts the used count from zero."""
     allocation = await service.set_allocation(session, actor.organisation_id, body, if_match, actor_of(actor), now)
-    response.headers["ETag"] = etag(allocation.version)
-    return service.allocation_view(allocation)
+    return tagged(response, service.allocation_view(allocation))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cases
@@ -28,14 +27,12 @@ from app.licences.schemas import (
     LicenceOut,
     Submit,
 )
-from app.workflow import LICENCE, Facts, GuardInput, available_actions
-from app.workflow.schemas import AvailableActionOut, ReasonOut
+from app.workflow import LICENCE, Facts, GuardInput
 
 _ENDS_SPONSORSHIP = frozenset({"revoked", "surrendered"})
 
 
 def view(licence: Licence, now: datetime) -> LicenceOut:
-    guard_input = GuardInput(licence, Facts(today=cases.uk_today(now)))
     return LicenceOut(
         id=licence.id,
         organisation_id=licence.organisation_id,
@@ -48,19 +45,12 @@ def view(licence: Licence, now: datetime) -> LicenceOut:
         state_changed_on=licence.state_changed_on,
         created_at=licence.created_at,
         updated_at=licence.updated_at,
-        available_actions=[
-            AvailableActionOut(
-                name=a.name,
-                allowed=a.allowed,
-                reasons=[ReasonOut(code=r.code, message=r.message) for r in a.reasons],
-            )
-            for a in available_actions(LICENCE, licence, guard_input)
-        ],
+        available_actions=cases.available(LICENCE, licence, GuardInput(licence, Facts(today=cases.uk_today(now)))),
     )
 
 
 async def current_licence(session: AsyncSession, organisation_id: str, *, lock: bool = False) -> Licence | None:
-    stmt = select(Licence).where(Licence.organisation_id == organisation_id, Licence.is_current.is_(True))
+    stmt = Licence.current_of(organisation_id)
     return (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
 
 
@@ -185,7 +175,7 @@ def allocation_view(allocation: CosAllocation) -> AllocationOut:
         year_end=allocation.year_end,
         granted=allocation.granted,
         used=allocation.used,
-        remaining=max(allocation.granted - allocation.used, 0),
+        remaining=allocation.remaining,
         version=allocation.version,
         updated_at=allocation.updated_at,
     )
@@ -200,7 +190,7 @@ async def get_allocation(session: AsyncSession, organisation_id: str) -> CosAllo
 
 
 async def _allocation(session: AsyncSession, organisation_id: str, *, lock: bool = False) -> CosAllocation | None:
-    stmt = select(CosAllocation).where(CosAllocation.organisation_id == organisation_id)
+    stmt = CosAllocation.of(organisation_id)
     return (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
 
 

@@ -7,7 +7,7 @@ from fastapi import Query, Response
 
 from app.api.auth import HR, Viewer
 from app.api.cursors import Page
-from app.api.etags import etag
+from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.api.routing import Book, Cursor, DefaultLimit, Limit, Now, OptionalIfMatch, actor_of, context, v1_router
 from app.db.session import Session
@@ -15,12 +15,6 @@ from app.obligations import service
 from app.obligations.schemas import ObligationOut, ObligationStatus, OrganisationChangeIn, Report, Waive
 
 router = v1_router("obligations")
-
-
-def _tagged(response: Response, obligation: object) -> ObligationOut:
-    out = ObligationOut.model_validate(obligation)
-    response.headers["ETag"] = etag(out.version)
-    return out
 
 
 @router.get("/obligations")
@@ -42,7 +36,8 @@ async def list_obligations(
 
 @router.get("/obligations/{obligation_id}")
 async def get_obligation(obligation_id: str, response: Response, session: Session, actor: Viewer) -> ObligationOut:
-    return _tagged(response, await service.get_obligation(session, actor.organisation_id, obligation_id))
+    obligation = await service.get_obligation(session, actor.organisation_id, obligation_id)
+    return tagged(response, ObligationOut.model_validate(obligation))
 
 
 @router.post("/obligations/{obligation_id}/actions/report", responses=problem_responses(409, 412))
@@ -60,7 +55,7 @@ async def report_obligation(
     obligation = await service.resolve(
         session, actor.organisation_id, obligation_id, "report", body, if_match, actor_of(actor), now
     )
-    return _tagged(response, obligation)
+    return tagged(response, ObligationOut.model_validate(obligation))
 
 
 @router.post("/obligations/{obligation_id}/actions/waive", responses=problem_responses(409, 412))
@@ -77,7 +72,7 @@ async def waive_obligation(
     obligation = await service.resolve(
         session, actor.organisation_id, obligation_id, "waive", body, if_match, actor_of(actor), now
     )
-    return _tagged(response, obligation)
+    return tagged(response, ObligationOut.model_validate(obligation))
 
 
 @router.post("/organisation-changes", status_code=201)
@@ -86,9 +81,6 @@ async def record_organisation_change(
 ) -> ObligationOut:
     """Record a sponsor-level change (name, address, key personnel, ownership, trading, size). It opens
     the obligation to report it within 20 working days, counted with the main address's bank holidays."""
-    ctx = context(actor, now, book)
-    obligation = await service.record_organisation_change(
-        session, ctx.organisation_id, body, ctx.sponsor_nation, ctx.clock_id, ctx.actor, book, now
-    )
+    obligation = await service.record_organisation_change(session, context(actor, now, book), body)
     response.headers["Location"] = f"/v1/obligations/{obligation.id}"
-    return _tagged(response, obligation)
+    return tagged(response, ObligationOut.model_validate(obligation))

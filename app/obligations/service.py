@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cases
@@ -17,12 +17,10 @@ from app.api.problems import Conflict, NotFound, ProblemError
 from app.audit import service as audit
 from app.audit.schemas import Actor
 from app.audit.service import EventDraft
-from app.calendar import Nation
 from app.db.transactions import for_update, read_transaction, write_transaction
-from app.deadlines.models import Deadline
+from app.deadlines import service as deadlines
 from app.obligations.models import Obligation
 from app.obligations.schemas import ObligationOut, OrganisationChangeIn, Report, Waive
-from app.rules.book import RuleBook
 
 OWED = ("open", "overdue")
 _BY_DUE = Keyset(("due_on", Obligation.due_on, date.fromisoformat), ("id", Obligation.id, str))
@@ -130,11 +128,7 @@ async def resolve(
             obligation.status, obligation.waived_reason, outcome = "waived", payload.reason, "cancelled"
         obligation.version += 1
         obligation.updated_at = now
-        await session.execute(
-            update(Deadline)
-            .where(Deadline.id == obligation.deadline_id, Deadline.status.in_(("pending", "warned")))
-            .values(status=outcome, next_fire_at=None, warn_at=None, pending_warnings=[], settled_at=now)
-        )
+        await deadlines.settle_one(session, obligation.deadline_id, outcome, now)
         await audit.record(
             session,
             organisation_id,
@@ -157,34 +151,25 @@ async def resolve(
 
 
 async def record_organisation_change(
-    session: AsyncSession,
-    organisation_id: str,
-    change: OrganisationChangeIn,
-    sponsor_nation: Nation,
-    clock_id: str | None,
-    actor: Actor,
-    book: RuleBook,
-    now: datetime,
+    session: AsyncSession, ctx: cases.Context, change: OrganisationChangeIn
 ) -> Obligation:
     """A sponsor-level change (name, address, key personnel, ownership, trading, size): 20 working days
     to report it, counted with the bank holidays of the sponsor's main address."""
-    from app.deadlines.service import open_obligation
-
-    if change.effective_date > cases.uk_today(now):
+    if change.effective_date > ctx.today:
         raise ProblemError(422, "date_in_future", "a change is recorded once it has happened")
     async with write_transaction(session):
-        obligation, opened = open_obligation(
+        obligation, opened = deadlines.open_obligation(
             session,
             change.kind.value,
             change.effective_date,
-            sponsor_nation,
-            book,
-            organisation_id=organisation_id,
-            clock_id=clock_id,
+            ctx.sponsor_nation,
+            ctx.book,
+            organisation_id=ctx.organisation_id,
+            clock_id=ctx.clock_id,
             hire_id=None,
             details={"description": change.description, **change.details},
-            now=now,
+            now=ctx.now,
         )
         await session.flush()
-        await audit.record(session, organisation_id, actor, [opened], now)
+        await audit.record(session, ctx.organisation_id, ctx.actor, [opened], ctx.now)
     return obligation

@@ -4,9 +4,9 @@ from fastapi import Request, Response
 
 from app.api.auth import Admin, Authenticated, PlatformPrincipal, Role
 from app.api.cursors import Page
-from app.api.etags import etag
+from app.api.etags import tagged
 from app.api.problems import ProblemError, problem_responses
-from app.api.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, v1_router
+from app.api.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, v1_router
 from app.db.session import Session
 from app.organisations import service
 from app.organisations.schemas import (
@@ -21,26 +21,22 @@ from app.organisations.schemas import (
 router = v1_router("organisations")
 
 
-def _now(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.clock.now()
-
-
-def _with_etag(response: Response, org: OrganisationOut) -> OrganisationOut:
-    response.headers["ETag"] = etag(org.version)
-    return org
-
-
 @router.post("/organisations", status_code=201, responses=problem_responses(409))
 async def create_organisation(
-    request: Request, response: Response, body: OrganisationCreate, session: Session, _: PlatformPrincipal
+    request: Request,
+    response: Response,
+    body: OrganisationCreate,
+    session: Session,
+    now: ServiceNow,
+    _: PlatformPrincipal,
 ) -> OrganisationOut:
     """Create an organisation (platform keys only). Then create its first admin key with
     `POST /v1/api-keys` and the `Sponsorflow-Organisation` header."""
     if body.sandbox and not request.app.state.settings.sandbox_enabled:
         raise ProblemError(422, "sandbox_disabled", "sandbox organisations are disabled on this deployment")
-    org = OrganisationOut.model_validate(await service.create_organisation(session, body, _now(request)))
+    org = OrganisationOut.model_validate(await service.create_organisation(session, body, now))
     response.headers["Location"] = f"/v1/organisations/{org.id}"
-    return _with_etag(response, org)
+    return tagged(response, org)
 
 
 @router.get("/organisations")
@@ -57,14 +53,12 @@ async def get_organisation(
 ) -> OrganisationOut:
     """Read an organisation: platform keys any, organisation keys their own."""
     service.visible_organisation_id(principal, organisation_id)
-    return _with_etag(
-        response, OrganisationOut.model_validate(await service.get_organisation(session, organisation_id))
-    )
+    return tagged(response, OrganisationOut.model_validate(await service.get_organisation(session, organisation_id)))
 
 
 @router.patch("/organisations/{organisation_id}", responses=problem_responses(412, 428))
 async def update_organisation(
-    request: Request,
+    now: ServiceNow,
     organisation_id: str,
     body: OrganisationUpdate,
     response: Response,
@@ -76,16 +70,16 @@ async def update_organisation(
     service.visible_organisation_id(principal, organisation_id)
     if not principal.is_platform and principal.role is not Role.admin:
         raise ProblemError(403, "forbidden", "changing the organisation needs the admin role")
-    org = await service.update_organisation(session, organisation_id, body, if_match, _now(request))
-    return _with_etag(response, OrganisationOut.model_validate(org))
+    org = await service.update_organisation(session, organisation_id, body, if_match, now)
+    return tagged(response, OrganisationOut.model_validate(org))
 
 
 @router.post("/api-keys", status_code=201)
-async def create_api_key(request: Request, body: ApiKeyCreate, session: Session, actor: Admin) -> ApiKeyCreated:
+async def create_api_key(body: ApiKeyCreate, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyCreated:
     """Create a key for the organisation. The secret is in this response only."""
     if body.role is Role.platform:
         raise ProblemError(422, "invalid_role", "platform keys are created from the shell: `sponsorflow keys create`")
-    return await service.create_api_key(session, actor.organisation_id, body, actor.key_id, _now(request))
+    return await service.create_api_key(session, actor.organisation_id, body, actor.key_id, now)
 
 
 @router.get("/api-keys")
@@ -95,6 +89,6 @@ async def list_api_keys(session: Session, actor: Admin, cursor: Cursor, limit: L
 
 
 @router.delete("/api-keys/{key_id}")
-async def revoke_api_key(request: Request, key_id: str, session: Session, actor: Admin) -> ApiKeyOut:
+async def revoke_api_key(key_id: str, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyOut:
     """Revoke a key at once. Revoking twice is harmless."""
-    return ApiKeyOut.model_validate(await service.revoke_api_key(session, actor.organisation_id, key_id, _now(request)))
+    return ApiKeyOut.model_validate(await service.revoke_api_key(session, actor.organisation_id, key_id, now))
