@@ -20,7 +20,7 @@ from app.calendar import Nation
 from app.rules.book import RuleBook
 from app.workflow import ActionNotAvailable, ActionRefused, Applied, GuardInput, Workflow, apply, available_actions
 from app.workflow.guards import Subject
-from app.workflow.schemas import AvailableActionOut, ReasonOut
+from app.workflow.schemas import AvailableActionOut
 
 S = TypeVar("S", bound=Subject)
 UK = ZoneInfo("Europe/London")
@@ -98,7 +98,7 @@ def available(workflow: Workflow[S], subject: S, guard_input: GuardInput[S]) -> 
     """The actions a person may take on the case now, each with the reasons it is refused (if it is)."""
     return [
         AvailableActionOut(
-            name=a.name, allowed=a.allowed, reasons=[ReasonOut(code=r.code, message=r.message) for r in a.reasons]
+            name=a.name, allowed=a.allowed, reasons=[Reason(code=r.code, message=r.message) for r in a.reasons]
         )
         for a in available_actions(workflow, subject, guard_input)
     ]

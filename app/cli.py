@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 from app.config import Settings, get_settings
@@ -139,14 +138,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
                 fired = await run_due(sessions, book, SystemClock().now(), batch_size=settings.scheduler_batch_size)
                 print(f"fired {len(fired)}")
             else:
-                await run_forever(
-                    sessions,
-                    book,
-                    SystemClock(),
-                    interval=settings.scheduler_interval_seconds,
-                    batch_size=settings.scheduler_batch_size,
-                    idempotency_retention=timedelta(hours=settings.idempotency_retention_hours),
-                )
+                await run_forever(sessions, book, SystemClock(), settings)
         finally:
             await engine.dispose()
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -92,14 +91,7 @@ def create_app(
         if settings.scheduler_enabled:
             # Embedded mode: one process does the scheduler's work too (design §3).
             scheduler = asyncio.create_task(
-                run_forever(
-                    app.state.sessionmaker,
-                    app.state.rulebook,
-                    app.state.clock,
-                    interval=settings.scheduler_interval_seconds,
-                    batch_size=settings.scheduler_batch_size,
-                    idempotency_retention=timedelta(hours=settings.idempotency_retention_hours),
-                ),
+                run_forever(app.state.sessionmaker, app.state.rulebook, app.state.clock, settings),
                 name="sponsorflow-scheduler",
             )
         try:

@@ -29,6 +29,7 @@ from app.audit import service as audit
 from app.audit.service import SYSTEM, EventDraft
 from app.calendar import Nation
 from app.clock import Clock
+from app.config import Settings
 from app.db.transactions import for_update, write_transaction
 from app.deadlines.models import Deadline
 from app.deadlines.policy import late_start_window_opens
@@ -213,22 +214,16 @@ def _fired(row: Deadline, outcome: str, effects: list[str]) -> Fired:
 
 
 async def run_forever(
-    sessions: async_sessionmaker[AsyncSession],
-    book: RuleBook,
-    clock: Clock,
-    *,
-    interval: float,
-    batch_size: int,
-    idempotency_retention: timedelta,
+    sessions: async_sessionmaker[AsyncSession], book: RuleBook, clock: Clock, settings: Settings
 ) -> None:
     """The worker loop: a pass, then a pause. An error is logged and the next pass tries again."""
     while True:
         try:
             now = clock.now()
-            fired = await run_due(sessions, book, now, batch_size=batch_size)
-            pruned = await idempotency.prune(sessions, now - idempotency_retention)
+            fired = await run_due(sessions, book, now, batch_size=settings.scheduler_batch_size)
+            pruned = await idempotency.prune(sessions, now - timedelta(hours=settings.idempotency_retention_hours))
             if fired or pruned:
                 log.info("scheduler pass", extra={"fired": len(fired), "idempotency_keys_pruned": pruned})
         except Exception:
             log.exception("scheduler pass failed; retrying after the interval")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(settings.scheduler_interval_seconds)

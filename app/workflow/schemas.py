@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-
-class ReasonOut(BaseModel):
-    code: str
-    message: str
+from app.api.problems import Reason
 
 
 class AvailableActionOut(BaseModel):
     name: str
     allowed: bool = Field(description="false when a guard refuses now; `reasons` say why")
-    reasons: list[ReasonOut]
+    reasons: list[Reason]
