@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from app.api.problems import FieldError, ProblemError, Reason
 from app.audit.schemas import Actor
 from app.audit.service import SYSTEM, EventDraft
 from app.calendar import Nation
+from app.errors import FieldError, ProblemError, Reason
 from app.rules.book import RuleBook
 from app.workflow import ActionNotAvailable, ActionRefused, Applied, GuardInput, Workflow, apply, available_actions
 from app.workflow.guards import Subject
@@ -83,23 +83,21 @@ def run(workflow: Workflow[S], subject: S, action: str, guard_input: GuardInput[
             409,
             "action_not_available",
             exc.message,
-            reasons=[Reason(code=exc.code, message=exc.message)],
+            reasons=[Reason(exc.code, exc.message)],
         ) from exc
     except ActionRefused as exc:
         raise ProblemError(
             409,
             "action_refused",
             f"{action} was refused: see reasons",
-            reasons=[Reason(code=r.code, message=r.message) for r in exc.reasons],
+            reasons=list(exc.reasons),
         ) from exc
 
 
 def available(workflow: Workflow[S], subject: S, guard_input: GuardInput[S]) -> list[AvailableActionOut]:
     """The actions a person may take on the case now, each with the reasons it is refused (if it is)."""
     return [
-        AvailableActionOut(
-            name=a.name, allowed=a.allowed, reasons=[Reason(code=r.code, message=r.message) for r in a.reasons]
-        )
+        AvailableActionOut(name=a.name, allowed=a.allowed, reasons=list(a.reasons))
         for a in available_actions(workflow, subject, guard_input)
     ]
 

@@ -33,7 +33,7 @@ from app.licences.schemas import LICENCE_ACTION_PAYLOADS
 from app.obligations.router import router as obligations_router
 from app.ops.router import router as ops_router
 from app.organisations.router import router as organisations_router
-from app.rules.book import RuleBook
+from app.rules.book import RuleBook, RuleNotFound
 from app.rules.loader import load_rulebook
 from app.rules.router import router as rules_router
 from app.workflow.router import router as workflows_router
@@ -120,6 +120,8 @@ def create_app(
     app.state.rulebook = rulebook or load_rulebook(settings.rules_path)
 
     problems.install(app)
+    # A date the rules data does not cover (a typo for a year, a date before the route existed).
+    problems.handle_as(app, RuleNotFound, 422, "rule_not_in_force")
     for router in (
         ops_router,
         organisations_router,

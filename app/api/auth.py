@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Select, select
 
-from app.api.problems import NotFound, ProblemError
+from app.errors import NotFound, ProblemError
 
 ORGANISATION_HEADER = "Sponsorflow-Organisation"
 

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, or_
 
-from app.api.problems import ProblemError
+from app.errors import ProblemError
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -7,7 +7,7 @@ from typing import Protocol, TypeVar
 
 from starlette.responses import Response
 
-from app.api.problems import PreconditionFailed, ProblemError
+from app.errors import PreconditionFailed, ProblemError
 
 
 def etag(version: int) -> str:

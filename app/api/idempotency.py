@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.auth import ORGANISATION_HEADER, principal_of
 from app.api.models import IdempotencyRecord
-from app.api.problems import Conflict, ProblemError, render
+from app.api.problems import render
 from app.db.transactions import for_update, write_transaction
+from app.errors import Conflict, ProblemError
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -14,26 +14,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api.request_context import current_request_id
-from app.rules.book import RuleNotFound
+from app.errors import FieldError, ProblemError, Reason
+from app.request_id import current_request_id
 
 log = logging.getLogger("sponsorflow.errors")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://sponsorflow.dev/problems/"
-
-
-class Reason(BaseModel):
-    """Why a rule or guard refused: a stable code and a sentence a person can act on."""
-
-    code: str
-    message: str
-
-
-class FieldError(BaseModel):
-    loc: list[str | int]
-    message: str
-    type: str
 
 
 class Problem(BaseModel):
@@ -46,48 +33,6 @@ class Problem(BaseModel):
     request_id: str | None = None
     errors: list[FieldError] | None = Field(default=None, description="field-level errors (422)")
     reasons: list[Reason] | None = Field(default=None, description="why an action was refused (409)")
-
-
-class ProblemError(Exception):
-    """Raise anywhere below the router; rendered as problem+json by the app's handler."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str | None = None,
-        *,
-        reasons: Sequence[Reason] | None = None,
-        errors: Sequence[FieldError] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail or code)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.reasons = list(reasons) if reasons is not None else None
-        self.errors = list(errors) if errors is not None else None
-        self.headers = headers or {}
-
-
-class NotFound(ProblemError):
-    def __init__(self, what: str) -> None:
-        super().__init__(404, "not_found", f"{what} not found")
-
-
-class Conflict(ProblemError):
-    def __init__(self, code: str, detail: str, reasons: Sequence[Reason] | None = None) -> None:
-        super().__init__(409, code, detail, reasons=reasons)
-
-
-class PreconditionFailed(ProblemError):
-    def __init__(self, current_etag: str) -> None:
-        super().__init__(
-            412,
-            "precondition_failed",
-            f"If-Match does not match the current version {current_etag}: reload and retry",
-            headers={"ETag": current_etag},
-        )
 
 
 def problem_response(
@@ -206,15 +151,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
 
-    async def on_rule_not_in_force(request: Request, exc: Exception) -> JSONResponse:
-        # A date the rules data does not cover (a typo for a year, a date before the route existed).
-        return problem_response(request, 422, "rule_not_in_force", str(exc))
-
     async def on_date_overflow(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(request, 422, "date_out_of_range", "a date is too far in the future to count from")
 
     app.add_exception_handler(DBAPIError, on_db_error)
-    app.add_exception_handler(RuleNotFound, on_rule_not_in_force)
     app.add_exception_handler(OverflowError, on_date_overflow)
 
 
@@ -222,3 +162,12 @@ def install(app: FastAPI) -> None:
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     schema = {"$ref": "#/components/schemas/Problem"}
     return {s: {"description": HTTPStatus(s).phrase, "content": {PROBLEM_JSON: {"schema": schema}}} for s in statuses}
+
+
+def handle_as(app: FastAPI, exc_type: type[Exception], status: int, code: str) -> None:
+    """Render an exception raised by a lower layer (which knows nothing of HTTP) as one problem."""
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(request, status, code, str(exc))
+
+    app.add_exception_handler(exc_type, handler)

@@ -11,19 +11,16 @@ import re
 import sys
 import time
 import uuid
-from contextvars import ContextVar
 
+from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.problems import problem_response
 from app.config import LogFormat
+from app.request_id import bind, current_request_id, unbind
 
-_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("sponsorflow.access")
-
-
-def current_request_id() -> str | None:
-    return _request_id.get()
 
 
 class RequestContextMiddleware:
@@ -36,7 +33,7 @@ class RequestContextMiddleware:
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-        token = _request_id.set(request_id)
+        token = bind(request_id)
         started = time.perf_counter()
         status = 500
         status_sent = False
@@ -56,8 +53,6 @@ class RequestContextMiddleware:
             logging.getLogger("sponsorflow.errors").exception("unhandled error")
             if status_sent:
                 raise
-            from app.api.problems import problem_response
-
             await problem_response(None, 500, "internal_error", "an unexpected error occurred")(
                 scope, receive, send_with_id
             )
@@ -74,12 +69,12 @@ class RequestContextMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
-            _request_id.reset(token)
+            unbind(token)
 
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get() or "-"
+        record.request_id = current_request_id() or "-"
         return True
 
 
@@ -88,8 +83,6 @@ def configure_logging(level: str, fmt: LogFormat) -> None:
     handler.addFilter(_RequestIdFilter())
     use_json = fmt is LogFormat.json or (fmt is LogFormat.auto and not sys.stderr.isatty())
     if use_json:
-        from pythonjsonlogger.json import JsonFormatter
-
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",

@@ -11,12 +11,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.cursors import cursor_field, encode_cursor
-from app.api.request_context import current_request_id
 from app.audit.models import Event, OutboxMessage
 from app.audit.schemas import Actor, EventFeed, EventOut
 from app.db.transactions import read_transaction
 from app.ids import new_id
 from app.organisations.models import Organisation
+from app.request_id import current_request_id
 
 
 @dataclass(frozen=True)

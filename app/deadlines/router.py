@@ -49,7 +49,7 @@ async def count_deadlines(session: Session, actor: Viewer, now: Now) -> Deadline
 
 def _sandbox(request: Request) -> None:
     if not request.app.state.settings.sandbox_enabled:
-        from app.api.problems import ProblemError
+        from app.errors import ProblemError
 
         raise ProblemError(403, "sandbox_disabled", "test clocks are a sandbox feature, disabled on this deployment")
 

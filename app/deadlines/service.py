@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.auth import Principal, Role
 from app.api.cursors import Keyset, Page, narrowed
-from app.api.problems import NotFound, ProblemError
 from app.audit.service import EventDraft
 from app.calendar import Nation
 from app.clock import ensure_utc
@@ -21,6 +20,7 @@ from app.db.transactions import for_update, read_transaction, write_transaction
 from app.deadlines.models import Deadline, TestClock
 from app.deadlines.policy import UK_TIME, Anchor, DeadlineSpec, compute, due_at, obligation_due
 from app.deadlines.schemas import AdvanceOut, DeadlineCounts, DeadlineOut, TestClockIn, TestClockOut
+from app.errors import NotFound, ProblemError
 from app.ids import new_id
 from app.obligations.models import Obligation
 from app.rules.book import RuleBook

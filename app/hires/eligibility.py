@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from app.errors import Reason
 from app.hires.models import Hire
 from app.rules.book import RuleBook
 from app.rules.eligibility import EligibilityInput, ReasonOutcome, SalaryOption, check_eligibility
-from app.workflow import HIRE, Reason
+from app.workflow import HIRE
 from app.workflow.guards import ELIGIBLE
 
 #: The case fields that change the answer: a change to any re-runs the assessment.

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import cases
 from app.api.cursors import Keyset, Page, narrowed
 from app.api.etags import IfMatch
-from app.api.problems import Conflict, NotFound, ProblemError, Reason
 from app.audit import service as audit
 from app.audit.service import EventDraft
 from app.calendar import Nation
@@ -28,6 +27,7 @@ from app.db.transactions import for_update, read_transaction, write_transaction
 from app.deadlines import service as deadlines
 from app.deadlines.models import Deadline
 from app.deadlines.policy import Anchor
+from app.errors import Conflict, NotFound, ProblemError, Reason
 from app.hires import eligibility
 from app.hires.models import Hire
 from app.hires.schemas import (

@@ -7,8 +7,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.cursors import Keyset, Page
-from app.api.problems import NotFound, ProblemError
 from app.db.transactions import read_transaction, write_transaction
+from app.errors import NotFound, ProblemError
 from app.job_mappings.models import JobMapping
 from app.job_mappings.schemas import JobMappingIn, JobMappingOut
 from app.rules.book import RuleBook

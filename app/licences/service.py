@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cases
 from app.api.etags import IfMatch
-from app.api.problems import Conflict, NotFound, ProblemError
 from app.audit import service as audit
 from app.audit.schemas import Actor
 from app.audit.service import SYSTEM, EventDraft
 from app.db.transactions import for_update, read_transaction, write_transaction
 from app.deadlines import service as deadlines
 from app.deadlines.policy import Anchor
+from app.errors import Conflict, NotFound, ProblemError
 from app.hires import service as hires
 from app.ids import new_id
 from app.licences.models import CosAllocation, Licence

@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import cases
 from app.api.cursors import Keyset, Page, narrowed
 from app.api.etags import IfMatch
-from app.api.problems import Conflict, NotFound, ProblemError
 from app.audit import service as audit
 from app.audit.schemas import Actor
 from app.audit.service import EventDraft
 from app.db.transactions import for_update, read_transaction, write_transaction
 from app.deadlines import service as deadlines
+from app.errors import Conflict, NotFound, ProblemError
 from app.obligations.models import Obligation
 from app.obligations.schemas import ObligationOut, OrganisationChangeIn, Report, Waive
 

@@ -5,9 +5,10 @@ from fastapi import Request, Response
 from app.api.auth import Admin, Authenticated, PlatformPrincipal, Role
 from app.api.cursors import Page
 from app.api.etags import tagged
-from app.api.problems import ProblemError, problem_responses
+from app.api.problems import problem_responses
 from app.api.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, v1_router
 from app.db.session import Session
+from app.errors import ProblemError
 from app.organisations import service
 from app.organisations.schemas import (
     ApiKeyCreate,

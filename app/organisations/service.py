@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.auth import Principal, Role, generate_key
 from app.api.cursors import Keyset, Page
 from app.api.etags import IfMatch
-from app.api.problems import Conflict, NotFound, ProblemError
 from app.db.transactions import for_update, read_transaction, write_transaction
 from app.deadlines.models import TestClock
+from app.errors import Conflict, NotFound, ProblemError
 from app.ids import new_id
 from app.organisations.models import ApiKey, Organisation
 from app.organisations.schemas import (

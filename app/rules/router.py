@@ -10,8 +10,9 @@ from fastapi import Query
 
 from app import cases
 from app.api.auth import Viewer
-from app.api.problems import NotFound, ProblemError, problem_responses
+from app.api.problems import problem_responses
 from app.api.routing import Book, DefaultLimit, Limit, Now, v1_router
+from app.errors import NotFound, ProblemError
 from app.rules.book import OccupationNotFound
 from app.rules.costs import CostEstimate, estimate_costs
 from app.rules.eligibility import EligibilityResult, check_eligibility

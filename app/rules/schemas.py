@@ -8,7 +8,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from app.api.problems import FieldError, ProblemError
+from app.errors import FieldError, ProblemError
 from app.rules import ids
 from app.rules.book import RuleBook, RuleNotFound, RuleTypeError
 from app.rules.costs import CostInput

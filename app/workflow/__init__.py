@@ -17,7 +17,6 @@ from app.workflow.guards import (
     Guard,
     GuardInput,
     HireSubject,
-    Reason,
     Subject,
 )
 from app.workflow.mermaid import render
@@ -36,7 +35,6 @@ __all__ = [
     "Guard",
     "GuardInput",
     "HireSubject",
-    "Reason",
     "Settlement",
     "State",
     "Subject",

@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 from transitions import EventData, Machine
 
+from app.errors import Reason
 from app.workflow.definitions import WORKFLOWS, Action, Workflow
-from app.workflow.guards import GuardInput, Reason, S_contra, evaluate
+from app.workflow.guards import GuardInput, S_contra, evaluate
 
 Settlement = Literal["met", "cancelled"]
 

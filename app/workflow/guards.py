@@ -14,14 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Generic, Literal, Protocol, TypeVar
 
-
-@dataclass(frozen=True)
-class Reason:
-    """Why an action is refused. `field` names the payload or case field to fix, when there is one."""
-
-    code: str
-    message: str
-    field: str | None = None
+from app.errors import Reason
 
 
 class Subject(Protocol):

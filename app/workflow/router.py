@@ -7,8 +7,8 @@ from typing import Any
 from fastapi.responses import PlainTextResponse
 
 from app.api.auth import Authenticated
-from app.api.problems import NotFound
 from app.api.routing import v1_router
+from app.errors import NotFound
 from app.workflow import WORKFLOWS, Workflow, describe, render
 
 router = v1_router("workflows")

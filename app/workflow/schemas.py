@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from app.api.problems import Reason
+from app.errors import Reason
 
 
 class AvailableActionOut(BaseModel):

@@ -42,6 +42,18 @@ async def test_a_refused_action_answers_409_with_every_reason_and_writes_nothing
     assert len(await work.events(hire["id"])) == 1
 
 
+async def test_a_refusal_names_the_field_to_fix_in_the_problem_and_in_available_actions(work: Casework) -> None:
+    """The guard's `field` reaches the client, so a form can highlight what is missing."""
+    await work.licence_active()
+    hire = await work.create(inside_uk=None, salary=None)
+    body = assert_problem(await work.act(hire["id"], "request_cos"), 409, "action_refused")
+    assert {"code": "missing_hire_detail", "field": "salary"}.items() <= next(
+        r for r in body["reasons"] if r.get("field") == "salary"
+    ).items()
+    request_cos = next(a for a in hire["available_actions"] if a["name"] == "request_cos")
+    assert "salary" in {r.get("field") for r in request_cos["reasons"]}
+
+
 async def test_an_occupation_closed_to_new_cos_refuses_the_cos_with_the_rule(work: Casework) -> None:
     """SOC 7220 Customer service supervisors: no new Skilled Worker CoS from 2025-07-22."""
     await work.licence_active()

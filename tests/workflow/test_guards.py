@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.workflow import HIRE, LICENCE, ActionRefused, Reason, apply
+from app.errors import Reason
+from app.workflow import HIRE, LICENCE, ActionRefused, apply
 from app.workflow.guards import (
     ELIGIBLE,
     LICENCE_ACTIVE,
