@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+# The suite's own database on the local server, created when missing (never the shared `test`).
+PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/sponsorflow_test
 CHECK_DB := .sponsorflow/alembic-check.db
 
 .PHONY: install run test lint typecheck migrations-check openapi openapi-check test-sqlite test-postgres bench clean

@@ -1,16 +1,15 @@
-"""Test harness. The suite runs on SQLite (default) or PostgreSQL (SPONSORFLOW_TEST_DB=postgresql).
+"""Test harness. The suite runs on SQLite (default) or PostgreSQL (SPONSORFLOW_TEST_DB=postgresql); see
+tests/support/databases.py for which PostgreSQL database it owns.
 
 The schema is built by running the migrations; after every test the tables are emptied, so tests that
-commit (every use case does) and race across connections stay isolated.
+commit (every use case does) and race across connections stay isolated. Shared helpers live in
+tests/support/, not here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,48 +17,37 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.api.auth import Role
 from app.clock import FrozenClock
 from app.config import Settings
-from app.db.engine import create_engine, create_sessionmaker
+from app.db.engine import create_engine
 from app.db.metadata import metadata
 from app.db.migrations import upgrade
 from app.main import create_app
-from app.organisations import service as organisations
-from app.organisations.models import Nation, SponsorSize
-from app.organisations.schemas import ApiKeyCreate, OrganisationCreate
 from app.rules.book import RuleBook
 from app.rules.loader import load_rulebook
+from tests.support.databases import (
+    IN_CI,
+    PG_URL,
+    TEST_DB,
+    database_url,
+    make_settings,
+    pg_problem,
+    reset_postgres,
+)
+from tests.support.tenants import START, Tenant, make_platform_key, make_tenant
 
-TEST_DB = os.environ.get("SPONSORFLOW_TEST_DB", "sqlite")
-PG_URL = os.environ.get("SPONSORFLOW_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-START = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # a Monday
-
-
-async def _pg_reachable(url: str) -> str | None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"), timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    await conn.close()
-    return None
+_PG_DOWN = pytest.StashKey[str]()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if TEST_DB != "postgresql":
         return
-    problem = asyncio.run(_pg_reachable(PG_URL))
+    problem = asyncio.run(pg_problem(PG_URL))
     if problem is not None:
         message = f"PostgreSQL at {PG_URL} is unreachable ({problem})"
         if IN_CI:
             pytest.exit(message + ": CI must test PostgreSQL", returncode=1)
         session.config.stash[_PG_DOWN] = message
-
-
-_PG_DOWN = pytest.StashKey[str]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -69,34 +57,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="PostgreSQL-only behaviour; runs in the PostgreSQL pass"))
         elif down and "db" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.skip(reason=down + " (outside CI only)"))
-
-
-def database_url(tmp_dir: Path, name: str = "sponsorflow") -> str:
-    if TEST_DB == "postgresql":
-        return PG_URL
-    return f"sqlite+aiosqlite:///{tmp_dir / (name + '.db')}"
-
-
-def make_settings(url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "database_url": url,
-        "environment": "development",
-        "scheduler_enabled": False,
-        "bootstrap_dev_keys": False,
-        "sqlite_busy_timeout_ms": 5000,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-async def reset_postgres(url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -144,6 +104,12 @@ def rulebook() -> RuleBook:
     return load_rulebook()
 
 
+@pytest.fixture(scope="session")
+def book(rulebook: RuleBook) -> RuleBook:
+    """The same rule book, by the name the rules tests use."""
+    return rulebook
+
+
 @pytest.fixture
 def app(settings: Settings, db: AsyncEngine, clock: FrozenClock, rulebook: RuleBook):  # type: ignore[no-untyped-def]
     return create_app(settings, clock=clock, engine=db, rulebook=rulebook)
@@ -155,44 +121,9 @@ async def client(app) -> AsyncIterator[AsyncClient]:  # type: ignore[no-untyped-
         yield c
 
 
-@dataclass
-class Tenant:
-    organisation_id: str
-    keys: dict[str, str]
-
-    def headers(self, role: str = "admin", **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[role]}", **extra}
-
-
 @pytest.fixture
 async def platform_key(db: AsyncEngine) -> str:
-    async with create_sessionmaker(db)() as session:
-        created = await organisations.create_api_key(
-            session, None, ApiKeyCreate(name="platform", role=Role.platform), None, START
-        )
-    return created.key
-
-
-async def make_tenant(
-    engine: AsyncEngine,
-    name: str = "Acme Ltd",
-    nation: Nation = Nation.england_and_wales,
-    sponsor_size: SponsorSize = SponsorSize.medium_large,
-    sandbox: bool = False,
-) -> Tenant:
-    async with create_sessionmaker(engine)() as session:
-        org = await organisations.create_organisation(
-            session,
-            OrganisationCreate(name=name, sponsor_size=sponsor_size, nation=nation, sandbox=sandbox),
-            START,
-        )
-        keys = {}
-        for role in (Role.admin, Role.hr, Role.viewer):
-            created = await organisations.create_api_key(
-                session, org.id, ApiKeyCreate(name=role.value, role=role), None, START
-            )
-            keys[role.value] = created.key
-    return Tenant(org.id, keys)
+    return await make_platform_key(db)
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from app.db.engine import create_engine
 from app.db.metadata import metadata
 from app.db.migrations import current_and_head, downgrade, upgrade
-from tests.conftest import TEST_DB, make_settings
+from tests.support.databases import PG_URL, TEST_DB, make_settings, recreate_pg_database
 
 
 async def _tables(engine) -> set[str]:  # type: ignore[no-untyped-def]
@@ -19,13 +20,8 @@ async def _tables(engine) -> set[str]:  # type: ignore[no-untyped-def]
 
 async def test_upgrade_downgrade_upgrade_round_trip(tmp_path: Path) -> None:
     if TEST_DB == "postgresql":
-        import asyncpg
-
-        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
-        await admin.execute("DROP DATABASE IF EXISTS sponsorflow_migrations")
-        await admin.execute("CREATE DATABASE sponsorflow_migrations")
-        await admin.close()
-        url = "postgresql+asyncpg://postgres@127.0.0.1:5432/sponsorflow_migrations"
+        # A database of its own, on the server the suite was pointed at.
+        url = await recreate_pg_database(make_url(PG_URL).database + "_migrations")
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}"
     engine = create_engine(make_settings(url))

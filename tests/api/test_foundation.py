@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import SessionTransaction
 
 from app.config import Settings
-from tests.api.test_problems import NEW_ORG, assert_problem, organisation_count
-from tests.conftest import Tenant
+from tests.support.problems import NEW_ORG, assert_problem, organisation_count
+from tests.support.tenants import Tenant
 
 
 async def test_a_commit_that_fails_reaches_the_client_as_an_error(
@@ -118,7 +118,7 @@ async def test_not_ready_until_migrated(tmp_path, clock) -> None:  # type: ignor
     from httpx import ASGITransport
 
     from app.main import create_app
-    from tests.conftest import make_settings
+    from tests.support.databases import make_settings
 
     app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"), clock=clock)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
@@ -145,7 +145,7 @@ async def test_sandbox_organisations_are_refused_when_sandbox_is_off(
     from httpx import ASGITransport
 
     from app.main import create_app
-    from tests.conftest import make_settings
+    from tests.support.databases import make_settings
 
     app = create_app(
         make_settings(db.url.render_as_string(hide_password=False), sandbox_enabled=False),

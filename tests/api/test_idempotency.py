@@ -10,7 +10,7 @@ from httpx import AsyncClient
 from app.api.idempotency import fingerprint
 from app.api.models import IdempotencyRecord
 from app.db.engine import create_sessionmaker
-from tests.api.test_problems import NEW_ORG, assert_problem, organisation_count
+from tests.support.problems import NEW_ORG, assert_problem, organisation_count
 
 BODY = json.dumps(NEW_ORG).encode()
 JSON = {"Content-Type": "application/json"}

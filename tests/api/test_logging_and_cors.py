@@ -11,7 +11,7 @@ from httpx import ASGITransport, AsyncClient
 from app.api.request_context import configure_logging
 from app.config import LogFormat
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.support.databases import make_settings
 
 
 async def test_every_log_line_of_a_request_carries_its_request_id(

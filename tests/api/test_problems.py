@@ -6,31 +6,10 @@ import sqlite3
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.engine import create_sessionmaker
-from app.organisations.models import Organisation
-from tests.conftest import TEST_DB, Tenant
-
-NEW_ORG = {"name": "New Co", "sponsor_size": "small", "nation": "scotland"}
-
-
-async def organisation_count(engine: AsyncEngine) -> int:
-    async with create_sessionmaker(engine)() as session:
-        return int((await session.execute(select(func.count()).select_from(Organisation))).scalar_one())
-
-
-def assert_problem(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"].endswith(code.replace("_", "-"))
-    assert body["title"]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
+from tests.support.databases import TEST_DB
+from tests.support.problems import NEW_ORG, assert_problem, organisation_count
+from tests.support.tenants import Tenant
 
 
 async def test_malformed_json_is_400_and_creates_nothing(client: AsyncClient, platform_key: str, db) -> None:
@@ -147,7 +126,7 @@ async def test_sqlite_busy_is_503_with_retry_after(db, db_dir, clock, platform_k
     from httpx import ASGITransport
 
     from app.main import create_app
-    from tests.conftest import make_settings
+    from tests.support.databases import make_settings
 
     url = db.url.render_as_string(hide_password=False)
     app = create_app(make_settings(url, sqlite_busy_timeout_ms=50), clock=clock)

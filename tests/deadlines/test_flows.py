@@ -11,9 +11,9 @@ from httpx import AsyncClient
 
 from app.calendar import Nation, add_working_days
 from app.clock import FrozenClock
-from tests.api.test_problems import assert_problem
-from tests.casework import Casework
-from tests.conftest import Tenant, make_tenant
+from tests.support.casework import Casework
+from tests.support.problems import assert_problem
+from tests.support.tenants import Tenant, make_tenant
 
 
 @pytest.fixture
@@ -242,7 +242,7 @@ async def test_test_clocks_are_refused_outside_the_sandbox(db, clock: FrozenCloc
     from httpx import ASGITransport
 
     from app.main import create_app
-    from tests.conftest import make_settings
+    from tests.support.databases import make_settings
 
     app = create_app(
         make_settings(db.url.render_as_string(hide_password=False), sandbox_enabled=False), clock=clock, engine=db
@@ -260,7 +260,7 @@ async def test_the_embedded_scheduler_runs_in_the_apps_lifespan(db, clock: Froze
     import asyncio
 
     from app.main import create_app
-    from tests.conftest import make_settings
+    from tests.support.databases import make_settings
 
     app = create_app(
         make_settings(db.url.render_as_string(hide_password=False), scheduler_enabled=True), clock=clock, engine=db

@@ -38,7 +38,8 @@ from app.deadlines.schemas import Fired
 from app.ids import new_id
 from app.organisations.models import Organisation
 from app.rules import RuleBook, load_rulebook
-from tests.conftest import PG_URL, make_settings, make_tenant
+from tests.support.databases import PG_URL, make_settings
+from tests.support.tenants import make_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 10_000
@@ -222,6 +223,7 @@ async def wait_for_dead_transactions(engine: AsyncEngine) -> None:
 
 
 @pytest.mark.postgres_only
+@pytest.mark.processes
 async def test_three_worker_processes_fire_every_due_row_exactly_once(db: AsyncEngine) -> None:
     tenant = await make_tenant(db)
     ids = await insert_deadlines(db, tenant.organisation_id, N, next_fire_at=datetime.now(UTC) - timedelta(hours=1))
@@ -234,6 +236,7 @@ async def test_three_worker_processes_fire_every_due_row_exactly_once(db: AsyncE
 
 
 @pytest.mark.postgres_only
+@pytest.mark.processes
 async def test_a_worker_killed_mid_run_leaves_nothing_half_written(db: AsyncEngine) -> None:
     tenant = await make_tenant(db)
     ids = await insert_deadlines(db, tenant.organisation_id, N, next_fire_at=datetime.now(UTC) - timedelta(hours=1))

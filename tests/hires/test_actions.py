@@ -6,9 +6,9 @@ import pytest
 from httpx import AsyncClient
 
 from app.clock import FrozenClock
-from tests.api.test_problems import assert_problem
-from tests.casework import SOFTWARE_ENGINEER, Casework
-from tests.conftest import Tenant
+from tests.support.casework import SOFTWARE_ENGINEER, Casework
+from tests.support.problems import assert_problem
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture

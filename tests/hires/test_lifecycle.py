@@ -6,8 +6,8 @@ import pytest
 from httpx import AsyncClient
 
 from app.clock import FrozenClock
-from tests.casework import Casework
-from tests.conftest import Tenant
+from tests.support.casework import Casework
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture

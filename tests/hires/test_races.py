@@ -18,8 +18,9 @@ import pytest
 from httpx import AsyncClient
 
 from app.clock import FrozenClock
-from tests.casework import Casework
-from tests.conftest import PG_URL, Tenant
+from tests.support.casework import Casework
+from tests.support.databases import PG_URL
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture
@@ -83,6 +84,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.postgres_only
+@pytest.mark.processes
 async def test_two_server_processes_racing_on_one_case_give_one_success(work: Casework) -> None:
     hire = await work.create(inside_uk=False)
     env = os.environ | {

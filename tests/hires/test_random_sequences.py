@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from app.clock import FrozenClock
 from app.workflow import HIRE
-from tests.casework import Casework
-from tests.conftest import Tenant
+from tests.support.casework import Casework
+from tests.support.tenants import Tenant
 
 TODAY = "2026-01-12"
 PAYLOADS: dict[str, dict[str, Any]] = {

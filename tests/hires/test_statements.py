@@ -11,8 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import FrozenClock
-from tests.casework import Casework
-from tests.conftest import Tenant
+from tests.support.casework import Casework
+from tests.support.tenants import Tenant
 
 
 @contextmanager

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import FrozenClock
 from app.main import create_app
-from tests.api.test_problems import assert_problem
-from tests.conftest import Tenant, make_settings
-from tests.rules.factories import money_rule, write_rules
+from tests.support.databases import make_settings
+from tests.support.problems import assert_problem
+from tests.support.rules import money_rule, write_rules
+from tests.support.tenants import Tenant
 
 HC_997 = date(2025, 7, 22)  # RQF 6 minimum from this CoS assignment date
 TODAY = "2026-01-12"  # the `clock` fixture's date in the UK

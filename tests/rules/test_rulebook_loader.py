@@ -11,7 +11,7 @@ import pytest
 from app.rules import EligibilityStatus, RuleBook, RulesError, load_rulebook
 from app.rules.models import MatchKind, Origin, SkillBand, SkillCondition
 from app.rules.occupations import normalise_skill_level
-from tests.rules.factories import SOURCE, assess, money_rule, write_occupations, write_rules
+from tests.support.rules import SOURCE, assess, money_rule, write_occupations, write_rules
 
 HC_997 = date(2025, 7, 22)
 DASH = "\N{EN DASH}"  # the tables' labels use it

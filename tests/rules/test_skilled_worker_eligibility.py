@@ -19,7 +19,7 @@ from app.rules import (
     SalaryOption,
     check_eligibility,
 )
-from tests.rules.factories import assess, codes
+from tests.support.rules import assess, codes
 
 HC_997 = date(2025, 7, 22)
 DAY_BEFORE_HC_997 = date(2025, 7, 21)

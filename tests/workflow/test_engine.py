@@ -10,6 +10,7 @@ import transitions
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.errors import Reason
 from app.workflow import (
     HIRE,
     LICENCE,
@@ -18,14 +19,12 @@ from app.workflow import (
     ActionRefused,
     Facts,
     GuardInput,
-    Reason,
     Workflow,
     apply,
     available_actions,
     machine_for,
 )
-
-from .cases import GOOD_FACTS, GOOD_PAYLOAD, TODAY, Case, Licence, inputs, passing_case
+from tests.support.workflow_cases import GOOD_FACTS, GOOD_PAYLOAD, TODAY, Case, Licence, inputs, passing_case
 
 HIRE_EDGES = [(a.name, source) for a in HIRE.actions for source in a.sources]
 LICENCE_EDGES = [(a.name, source) for a in LICENCE.actions for source in a.sources]

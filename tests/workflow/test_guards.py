@@ -18,8 +18,7 @@ from app.workflow.guards import (
     UNDEFINED_COS_LEFT,
     GuardInput,
 )
-
-from .cases import GOOD_FACTS, GOOD_PAYLOAD, Case, inputs
+from tests.support.workflow_cases import GOOD_FACTS, GOOD_PAYLOAD, Case, inputs
 
 
 def _refusal(case: Case, action: str, **payload_changes: object) -> list[Reason]:

@@ -6,9 +6,9 @@ from httpx import AsyncClient
 
 from app.clock import FrozenClock
 from app.workflow import HIRE, render
-from tests.api.test_problems import assert_problem
-from tests.casework import Casework
-from tests.conftest import Tenant
+from tests.support.casework import Casework
+from tests.support.problems import assert_problem
+from tests.support.tenants import Tenant
 
 
 async def test_workflows_describe_states_actions_and_guards(client: AsyncClient, tenant: Tenant) -> None:

@@ -10,7 +10,7 @@ from httpx import AsyncClient, Response
 
 from app.cases import UK
 from app.clock import FrozenClock
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 
 SOFTWARE_ENGINEER = {
     "given_name": "Ada",

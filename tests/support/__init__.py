@@ -1,0 +1,1 @@
+"""Helpers the tests share: databases, tenants, problem assertions, casework over HTTP, rule factories."""

@@ -1,0 +1,28 @@
+"""Assertions on RFC 9457 problems, and counts that prove a refused request wrote nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db.engine import create_sessionmaker
+from app.organisations.models import Organisation
+
+NEW_ORG = {"name": "New Co", "sponsor_size": "small", "nation": "scotland"}
+
+
+async def organisation_count(engine: AsyncEngine) -> int:
+    async with create_sessionmaker(engine)() as session:
+        return int((await session.execute(select(func.count()).select_from(Organisation))).scalar_one())
+
+
+def assert_problem(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"].endswith(code.replace("_", "-"))
+    assert body["title"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
