@@ -27,6 +27,7 @@ test: install lint typecheck migrations-check openapi-check test-sqlite test-pos
 
 lint: install
 	$(BIN)/ruff check app tests migrations $(wildcard bench)
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

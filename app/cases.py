@@ -1,56 +1,34 @@
 """Running a workflow action on a persisted case: shared by licences and hires.
 
 The pure engine (app.workflow) moves the state and reports effects; this module turns its refusals into
-problems and its outcome into audit events, inside the caller's transaction.
+problems, applies its effects (deadlines, obligations) and describes its audit event, inside the
+caller's transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.schemas import Actor
-from app.audit.service import SYSTEM, EventDraft
+from app.audit.service import EventDraft
 from app.calendar import Nation
+from app.context import Context
+from app.deadlines import service as deadlines
+from app.deadlines.policy import Anchor
 from app.errors import FieldError, ProblemError, Reason
-from app.rules.book import RuleBook
+from app.obligations import service as obligations
 from app.workflow import ActionNotAvailable, ActionRefused, Applied, GuardInput, Workflow, apply, available_actions
 from app.workflow.guards import Subject
 from app.workflow.schemas import AvailableActionOut
 
 S = TypeVar("S", bound=Subject)
-UK = ZoneInfo("Europe/London")
 #: Payload fields kept out of the audit trail: personal data that proves nothing about the action.
 _NOT_AUDITED = frozenset({"share_code"})
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who acts for which organisation and when, with the rules in force: what every case use case
-    needs besides its own input."""
-
-    organisation_id: str
-    actor: Actor
-    now: datetime
-    book: RuleBook
-    sponsor_nation: Nation
-    clock_id: str | None = None  # the organisation's sandbox test clock, if any
-
-    @property
-    def today(self) -> date:
-        return uk_today(self.now)
-
-    def as_system(self) -> Context:
-        return replace(self, actor=SYSTEM)
-
-
-def uk_today(now: datetime) -> date:
-    """The date in the UK: the Home Office counts days there, whatever the server's zone."""
-    return now.astimezone(UK).date()
 
 
 def parse_payload(model: type[BaseModel], raw: dict[str, Any] | None) -> BaseModel:
@@ -114,3 +92,64 @@ def transition_event(subject_type: str, subject_id: str, applied: Applied, paylo
         to_state=applied.to_state,
         data=data,
     )
+
+
+# --- effects: one applier for every workflow ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """Where an SMS report an action opens counts from, in which nation's calendar, and what it records."""
+
+    trigger_date: date
+    nation: Nation
+    hire_id: str | None
+    details: dict[str, Any]
+
+
+def arm(
+    session: AsyncSession, ctx: Context, kinds: Sequence[str], *, subject_type: str, subject_id: str, anchor: Anchor
+) -> None:
+    deadlines.arm(
+        session,
+        kinds,
+        anchor,
+        ctx.book,
+        organisation_id=ctx.organisation_id,
+        clock_id=ctx.clock_id,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        now=ctx.now,
+    )
+
+
+async def apply_effects(
+    session: AsyncSession,
+    ctx: Context,
+    applied: Applied,
+    *,
+    subject_type: str,
+    subject_id: str,
+    anchor: Anchor,
+    reporting: Reporting | None = None,
+) -> list[EventDraft]:
+    """What the definition says a transition does: settle the deadlines it leaves, arm those it enters
+    (counted from `anchor`), open the obligation it declares. Returns the events of what it opened."""
+    if applied.settled:
+        await deadlines.settle(session, subject_id, applied.settled, ctx.now)
+    if applied.armed:
+        arm(session, ctx, applied.armed, subject_type=subject_type, subject_id=subject_id, anchor=anchor)
+    if applied.opens_obligation is None:
+        return []
+    if reporting is None:
+        raise ValueError(f"{applied.action} opens an obligation, but the caller gave no reporting facts")
+    _, opened = obligations.open_obligation(
+        session,
+        ctx,
+        applied.opens_obligation,
+        reporting.trigger_date,
+        reporting.nation,
+        hire_id=reporting.hire_id,
+        details=reporting.details,
+    )
+    return [opened]

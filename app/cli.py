@@ -8,15 +8,23 @@ import json
 import sys
 from pathlib import Path
 
+import uvicorn
+
+from app.api.request_context import configure_logging
+from app.clock import SystemClock
 from app.config import Settings, get_settings
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.migrations import upgrade
+from app.main import create_app
+from app.organisations import service
+from app.organisations.bootstrap import bootstrap_development
+from app.organisations.principals import Role
+from app.organisations.schemas import ApiKeyCreate
+from app.rules.loader import load_rulebook
+from app.worker.loop import Worker
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from app.api.request_context import configure_logging
-    from app.main import create_app
-
     configure_logging(settings.log_level, settings.log_format)
     if args.migrate:
         asyncio.run(_migrate(settings))
@@ -33,9 +41,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> None:
-    from app.db.engine import create_engine
-    from app.db.migrations import upgrade
-
     engine = create_engine(settings)
     try:
         await upgrade(engine)
@@ -44,10 +49,6 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _bootstrap(settings: Settings) -> dict[str, str] | None:
-    from app.clock import SystemClock
-    from app.db.engine import create_engine, create_sessionmaker
-    from app.organisations.bootstrap import bootstrap_development
-
     engine = create_engine(settings)
     try:
         return await bootstrap_development(create_sessionmaker(engine), settings.dev_keys_file, SystemClock().now())
@@ -68,8 +69,6 @@ def _print_bootstrap(values: dict[str, str] | None, settings: Settings) -> None:
 
 
 def _openapi(args: argparse.Namespace, settings: Settings) -> int:
-    from app.main import create_app
-
     text = json.dumps(create_app(settings).openapi(), indent=2, sort_keys=False) + "\n"
     target = Path(args.output)
     if args.check:
@@ -84,12 +83,6 @@ def _openapi(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    from app.api.auth import Role
-    from app.clock import SystemClock
-    from app.db.engine import create_engine, create_sessionmaker
-    from app.organisations import service
-    from app.organisations.schemas import ApiKeyCreate
-
     role = Role(args.role)
 
     async def run() -> str:
@@ -121,24 +114,18 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from app.api.request_context import configure_logging
-    from app.clock import SystemClock
-    from app.db.engine import create_engine, create_sessionmaker
-    from app.deadlines.scheduler import run_due, run_forever
-    from app.rules.loader import load_rulebook
-
     configure_logging(settings.log_level, settings.log_format)
     book = load_rulebook(settings.rules_path)
 
     async def run() -> None:
         engine = create_engine(settings)
-        sessions = create_sessionmaker(engine)
+        worker = Worker(create_sessionmaker(engine), book, settings)
         try:
             if args.once:
-                fired = await run_due(sessions, book, SystemClock().now(), batch_size=settings.scheduler_batch_size)
-                print(f"fired {len(fired)}")
+                done = await worker.tick(SystemClock().now())
+                print(" ".join(f"{job}={count}" for job, count in done.items()))
             else:
-                await run_forever(sessions, book, SystemClock(), settings)
+                await worker.run_forever(SystemClock())
         finally:
             await engine.dispose()
 
@@ -150,16 +137,16 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sponsorflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the HTTP API (with the embedded scheduler on SQLite)")
+    serve = sub.add_parser("serve", help="run the HTTP API (with the embedded worker on SQLite)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--migrate", action="store_true", help="upgrade the database first")
     serve.set_defaults(func=_serve)
 
     worker = sub.add_parser(
-        "worker", help="run the deadline scheduler (any number of processes on PostgreSQL share the work)"
+        "worker", help="run the background jobs (any number of processes on PostgreSQL share the work)"
     )
-    worker.add_argument("--once", action="store_true", help="one pass over what is due now, then exit")
+    worker.add_argument("--once", action="store_true", help="one tick of every job over what is due now, then exit")
     worker.set_defaults(func=_worker)
 
     migrate = sub.add_parser("migrate", help="upgrade the database to the newest migration")

@@ -1,4 +1,4 @@
-"""create_app(): routers, error handlers, middleware and the lifespan (embedded scheduler)."""
+"""create_app(): routers, error handlers, middleware and the lifespan (the embedded worker)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.deadlines.router import router as deadlines_router
-from app.deadlines.scheduler import run_forever
 from app.hires.router import router as hires_router
 from app.hires.schemas import ACTION_PAYLOADS
 from app.job_mappings.router import router as job_mappings_router
@@ -36,6 +35,8 @@ from app.organisations.router import router as organisations_router
 from app.rules.book import RuleBook, RuleNotFound
 from app.rules.loader import load_rulebook
 from app.rules.router import router as rules_router
+from app.sandbox.router import router as sandbox_router
+from app.worker.loop import Worker
 from app.workflow.router import router as workflows_router
 
 DESCRIPTION = """
@@ -87,20 +88,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        scheduler = None
+        embedded = None
         if settings.scheduler_enabled:
-            # Embedded mode: one process does the scheduler's work too (design §3).
-            scheduler = asyncio.create_task(
-                run_forever(app.state.sessionmaker, app.state.rulebook, app.state.clock, settings),
-                name="sponsorflow-scheduler",
-            )
+            # Embedded mode: one process does the worker's jobs too (design §3).
+            embedded = asyncio.create_task(app.state.worker.run_forever(app.state.clock), name="sponsorflow-worker")
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
+            if embedded is not None:
+                embedded.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await scheduler
+                    await embedded
             if owns_engine:
                 await engine.dispose()
 
@@ -118,6 +116,8 @@ def create_app(
     app.state.clock = clock or SystemClock()
     # Bad rules data refuses to start here, not on the first request that needs it.
     app.state.rulebook = rulebook or load_rulebook(settings.rules_path)
+    # The test-clock route runs the deadline job through the same worker the loop runs.
+    app.state.worker = Worker(app.state.sessionmaker, app.state.rulebook, settings)
 
     problems.install(app)
     # A date the rules data does not cover (a typo for a year, a date before the route existed).
@@ -131,6 +131,7 @@ def create_app(
         workflows_router,
         events_router,
         deadlines_router,
+        sandbox_router,
         obligations_router,
         rules_router,
     ):

@@ -5,7 +5,8 @@
 
 For each database and size: a fresh schema from the project's migrations, N pending deadlines that are
 not due, `--due` rows that are due (bulk-loaded in SQL), ANALYZE, then `--repeat` timed passes of
-`run_due` (the scheduler's own code path), re-arming the due rows between passes. See bench/README.md.
+`fire_due` (the worker's deadline job, as it runs in production), re-arming the due rows between
+passes. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ from app.db.base import UTCDateTime  # noqa: E402
 from app.db.engine import create_engine, create_sessionmaker  # noqa: E402
 from app.db.migrations import upgrade  # noqa: E402
 from app.deadlines.models import Deadline  # noqa: E402
-from app.deadlines.scheduler import run_due  # noqa: E402
 from app.organisations import service as organisations  # noqa: E402
 from app.organisations.models import Nation, SponsorSize  # noqa: E402
 from app.organisations.schemas import OrganisationCreate  # noqa: E402
 from app.rules import RuleBook, load_rulebook  # noqa: E402
+from app.worker.deadlines import fire_due  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SPONSORFLOW_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "sponsorflow_bench"
@@ -49,13 +50,13 @@ PG_BENCH_DB = "sponsorflow_bench"
 # Everything but the id, the times and the subject is the same on every row.
 COLUMNS = (
     "id, organisation_id, clock_id, subject_type, subject_id, kind, status, due_at, warn_at, pending_warnings, "
-    "next_fire_at, fire_action, rule_id, rule_source, nation, basis, created_at, settled_at"
+    "next_fire_at, rule_id, rule_source, nation, basis, created_at, settled_at"
 )
 PG_LOAD = f"""
 INSERT INTO deadlines ({COLUMNS})
 SELECT :prefix || lpad(g::text, 9, '0'), :org, NULL, 'licence', 'lic_' || :prefix || g, 'licence_decision', 'pending',
        CAST(:base AS timestamptz) + g * make_interval(secs => :step), NULL, CAST('[]' AS json),
-       CAST(:base AS timestamptz) + g * make_interval(secs => :step), NULL, 'licence.decision.standard',
+       CAST(:base AS timestamptz) + g * make_interval(secs => :step), 'licence.decision.standard',
        CAST('{{"title": "t", "url": "u"}}' AS json), 'england_and_wales', 'bench', CAST(:created AS timestamptz), NULL
 FROM generate_series(1, :n) AS g
 """
@@ -66,7 +67,7 @@ WITH RECURSIVE seq(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM seq WHERE g < :n)
 INSERT INTO deadlines ({COLUMNS})
 SELECT :prefix || printf('%09d', g), :org, NULL, 'licence', 'lic_' || :prefix || g, 'licence_decision', 'pending',
        strftime('%Y-%m-%d %H:%M:%S', :base, '+' || (g * :step) || ' seconds') || '.000000', NULL, '[]',
-       strftime('%Y-%m-%d %H:%M:%S', :base, '+' || (g * :step) || ' seconds') || '.000000', NULL,
+       strftime('%Y-%m-%d %H:%M:%S', :base, '+' || (g * :step) || ' seconds') || '.000000',
        'licence.decision.standard', '{{"title": "t", "url": "u"}}', 'england_and_wales', 'bench', :created, NULL
 FROM seq
 """
@@ -162,7 +163,7 @@ async def measure(url: str, name: str, pending: int, due: int, batch: int, repea
                 await rearm(engine, ids)
             claims.clear()
             started = time.perf_counter()
-            fired = await run_due(sessions, book, datetime.now(UTC), batch_size=batch)
+            fired = await fire_due(sessions, book, datetime.now(UTC), batch_size=batch)
             passes.append(time.perf_counter() - started)
             assert len(fired) == due, (len(fired), due)
             first_claims.append(claims[0] * 1000)
@@ -244,7 +245,7 @@ def print_table(results: list[Result], batch: int) -> None:
         print("| " + " | ".join(cells) + " |")
     print()
     print(
-        f"One pass = run_due(batch_size={batch}) finding and firing every due row (status, audit event, outbox "
+        f"One pass = fire_due(batch_size={batch}) finding and firing every due row (status, audit event, outbox "
         "row, commit); claim ms = the first claim query (SELECT ... FOR UPDATE SKIP LOCKED) of a pass, median."
     )
 
@@ -254,7 +255,7 @@ def main() -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--sizes", default="100000,1000000", help="pending (not due) rows, comma-separated")
     parser.add_argument("--due", type=int, default=1000, help="due rows one pass fires")
-    parser.add_argument("--batch", type=int, default=1000, help="run_due batch_size")
+    parser.add_argument("--batch", type=int, default=1000, help="fire_due batch_size")
     parser.add_argument("--repeat", type=int, default=5, help="timed passes per size")
     args = parser.parse_args()
     databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

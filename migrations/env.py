@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from app.config import Settings
 from app.db.engine import create_engine
-from app.db.metadata import metadata
+from app.tables import metadata
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("connection"):

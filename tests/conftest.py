@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.clock import FrozenClock
 from app.config import Settings
 from app.db.engine import create_engine
-from app.db.metadata import metadata
 from app.db.migrations import upgrade
 from app.main import create_app
 from app.rules.book import RuleBook
 from app.rules.loader import load_rulebook
+from app.tables import metadata
 from tests.support.databases import (
     IN_CI,
     PG_URL,

@@ -8,8 +8,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from app.db.engine import create_engine
-from app.db.metadata import metadata
 from app.db.migrations import current_and_head, downgrade, upgrade
+from app.tables import metadata
 from tests.support.databases import PG_URL, TEST_DB, make_settings, recreate_pg_database
 
 

@@ -11,9 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db.errors import is_contention, is_sqlite_busy, is_unique_violation
 from app.errors import FieldError, ProblemError, Reason
 from app.request_id import current_request_id
 
@@ -82,28 +83,6 @@ _HTTP_CODES = {
 }
 
 
-def _is_sqlite_busy(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
-
-
-def _is_unique_violation(exc: BaseException) -> bool:
-    if not isinstance(exc, IntegrityError):
-        return False
-    orig = exc.orig
-    return (
-        "UNIQUE constraint failed" in str(orig)
-        or getattr(getattr(orig, "__cause__", None), "sqlstate", None) == "23505"
-    )
-
-
-def _is_pg_contention(exc: BaseException) -> bool:
-    # Deadlock (40P01), serialization failure (40001) and lock timeouts (55P03) are transient.
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(
-        getattr(getattr(exc, "orig", None), "__cause__", None), "sqlstate", None
-    )
-    return sqlstate in {"40P01", "40001", "55P03"}
-
-
 def install(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
@@ -131,12 +110,12 @@ def install(app: FastAPI) -> None:
         )
 
     async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
-        if _is_unique_violation(exc):
+        if is_unique_violation(exc):
             # Two first writes raced (e.g. two licence applications at once): the loser may simply retry.
             return problem_response(
                 request, 409, "concurrent_conflict", "another request created this at the same time: reload and retry"
             )
-        if _is_sqlite_busy(exc) or _is_pg_contention(exc):
+        if is_sqlite_busy(exc) or is_contention(exc):
             return problem_response(
                 request,
                 503,

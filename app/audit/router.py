@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from app.api.auth import Viewer
-from app.api.routing import Cursor, DefaultLimit, Limit, v1_router
 from app.audit import service
 from app.audit.schemas import EventFeed
 from app.db.session import Session
+from app.web.auth import Viewer
+from app.web.routing import Cursor, DefaultLimit, Limit, v1_router
 
 router = v1_router("events")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -36,7 +36,6 @@ class Deadline(Base):
     warn_at: Mapped[datetime | None]
     pending_warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
     next_fire_at: Mapped[datetime | None]
-    fire_action: Mapped[str | None] = mapped_column(String(40))
     rule_id: Mapped[str] = mapped_column(String(80))
     rule_source: Mapped[dict[str, Any]] = mapped_column(JSON)
     nation: Mapped[str] = mapped_column(String(30))
@@ -48,15 +47,3 @@ class Deadline(Base):
     def closed(status: str, now: datetime) -> dict[str, Any]:
         """The columns of a row that will fire no more (met, cancelled or breached), for UPDATEs and rows."""
         return {"status": status, "next_fire_at": None, "warn_at": None, "pending_warnings": [], "settled_at": now}
-
-
-class TestClock(Base):
-    """A sandbox clock: organisations bound to it live at its frozen time until a client advances it."""
-
-    __tablename__ = "test_clocks"
-
-    id: Mapped[str] = mapped_column(String(48), primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(200))
-    frozen_time: Mapped[datetime]
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime]

@@ -4,8 +4,6 @@
     for spec in specs:                     # usually one; `rtw_follow_up` gives one per warning
         create_deadline(spec.kind, due_at(spec.due_on), spec.warn_on and due_at(spec.warn_on), ...)
 
-    obligation_due("employment_end", ended_on, work_nation, book)   # an SMS reporting window
-
 No database, clock or network: the caller fills an `Anchor` with the case's facts at the moment a state
 arms the deadline. Every period comes from the `RuleBook`; this module only knows which rule applies and
 which date it counts from. A rule is looked up on the date its period counts from, which is the date the
@@ -136,7 +134,7 @@ def _warnings(candidates: Iterable[date], today: date, due_on: date) -> list[dat
 
 
 @dataclass(frozen=True)
-class _Period:
+class Period:
     """A duration rule and its entry (for the source), looked up together."""
 
     rule_id: str
@@ -144,7 +142,7 @@ class _Period:
     source: Source
 
     @classmethod
-    def of(cls, book: RuleBook, rule_id: str, on: date) -> _Period:
+    def of(cls, book: RuleBook, rule_id: str, on: date) -> Period:
         return cls(rule_id, book.duration(rule_id, on), book.entry(rule_id, on).source)
 
     def spec(
@@ -176,36 +174,36 @@ def _licence_decision(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
         if a.licence_priority
         else (ids.LICENCE_DECISION_STANDARD, "standard service")
     )
-    period = _Period.of(book, rule_id, a.today)
+    period = Period.of(book, rule_id, a.today)
     event = "the licence application was submitted"
     return [period.spec("licence_decision", a.today, a.nation, event, note=f" ({service})")]
 
 
 def _suspension_representations(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
-    period = _Period.of(book, ids.LICENCE_SUSPENSION_REPRESENTATIONS, a.today)
+    period = Period.of(book, ids.LICENCE_SUSPENSION_REPRESENTATIONS, a.today)
     return [period.spec("suspension_representations", a.today, a.nation, "the licence was suspended")]
 
 
 def _action_plan(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
-    period = _Period.of(book, ids.LICENCE_ACTION_PLAN, a.today)
+    period = Period.of(book, ids.LICENCE_ACTION_PLAN, a.today)
     return [period.spec("action_plan", a.today, a.nation, "the licence was downgraded to a B-rating")]
 
 
 def _cos_decision_chase(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     # UKVI publishes no SLA: passing this date means "chase UKVI", not a breach of the sponsor's duty.
-    period = _Period.of(book, ids.COS_DEFINED_DECISION_CHASE, a.today)
+    period = Period.of(book, ids.COS_DEFINED_DECISION_CHASE, a.today)
     return [period.spec("cos_decision_chase", a.today, a.nation, "the defined CoS was requested")]
 
 
 def _cos_assignment_window(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     granted = a.cos_granted_on or a.today
-    period = _Period.of(book, ids.COS_DEFINED_ASSIGNMENT_WINDOW, granted)
+    period = Period.of(book, ids.COS_DEFINED_ASSIGNMENT_WINDOW, granted)
     return [period.spec("cos_assignment_window", granted, a.nation, "the CoS was granted")]
 
 
 def _visa_application_window(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     assigned = a.cos_assigned_on or a.today
-    period = _Period.of(book, ids.COS_VISA_APPLICATION_WINDOW, assigned)
+    period = Period.of(book, ids.COS_VISA_APPLICATION_WINDOW, assigned)
     return [period.spec("visa_application_window", assigned, a.nation, "the CoS was assigned")]
 
 
@@ -222,7 +220,7 @@ def _visa_decision(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
         rule_id, note = ids.VISA_DECISION_STANDARD_INSIDE_UK, " (standard service, inside the UK)"
     else:
         rule_id, note = ids.VISA_DECISION_STANDARD_OUTSIDE_UK, " (standard service, outside the UK)"
-    period = _Period.of(book, rule_id, applied)
+    period = Period.of(book, rule_id, applied)
     return [period.spec("visa_decision", applied, a.nation, "the visa application", note=note)]
 
 
@@ -264,7 +262,7 @@ def _late_start(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     opens = late_start_window_opens(a)
     if opens is None:
         return []
-    period = _Period.of(book, ids.EMPLOYMENT_LATE_START_WINDOW, opens)
+    period = Period.of(book, ids.EMPLOYMENT_LATE_START_WINDOW, opens)
     note = " (the latest of the CoS start date, the permission start date and the grant notification)"
     return [period.spec("late_start", opens, a.nation, "the late-start period opened", note=note)]
 
@@ -273,7 +271,7 @@ def _rtw_follow_up(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     if a.pvn_on is not None:
         # A PVN replaces the permission end date as the limit of the statutory excuse: the permission
         # recorded has usually ended already, while the application or appeal is pending.
-        period = _Period.of(book, ids.RTW_PVN_FOLLOW_UP, a.pvn_on)
+        period = Period.of(book, ids.RTW_PVN_FOLLOW_UP, a.pvn_on)
         due_on = period.duration.after(a.pvn_on, a.nation)
         rule_id, source = period.rule_id, period.source
         basis = (
@@ -304,7 +302,7 @@ def _rtw_follow_up(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
 
 def _record_retention(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     start, event = (a.ended_on, "employment ended") if a.ended_on else (a.today, "the case closed")
-    period = _Period.of(book, ids.RECORDS_RETENTION, start)
+    period = Period.of(book, ids.RECORDS_RETENTION, start)
     return [period.spec("record_retention", start, a.nation, event)]
 
 
@@ -339,77 +337,3 @@ def compute(kind: str, anchor: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     if policy is None:
         raise UnknownDeadlineKind(f"no deadline policy for {kind!r}; known: {', '.join(sorted(_POLICIES))}")
     return policy(anchor, book)
-
-
-# --- SMS reporting obligations (facts §5) ----------------------------------------------------------------
-
-_WORKER_EVENTS = {
-    "no_show": "the no-show",
-    "late_start": "",  # special trigger, below
-    "unauthorised_absence": "",  # special trigger, below
-    "unpaid_leave": "the unpaid leave passed the yearly limit",
-    "salary_change": "the salary cut",
-    "job_change": "the job change",
-    "work_location_change": "the work location change",
-    "employment_end": "employment ended",
-    "cos_withdrawal": "sponsorship was withdrawn",
-}
-_SPONSOR_EVENTS = {
-    "organisation_name": "the organisation name changed",
-    "organisation_address": "the organisation address changed",
-    "key_personnel": "the key personnel changed",
-    "ownership": "the ownership changed",
-    "trading": "the change in trading",
-    "size": "the sponsor size changed",
-}
-WORKER_OBLIGATIONS: frozenset[str] = frozenset(_WORKER_EVENTS)
-SPONSOR_OBLIGATIONS: frozenset[str] = frozenset(_SPONSOR_EVENTS)
-OBLIGATION_KINDS: frozenset[str] = WORKER_OBLIGATIONS | SPONSOR_OBLIGATIONS
-
-
-def obligation_due(kind: str, trigger_date: date, nation: Nation, book: RuleBook) -> DeadlineSpec:
-    """When an SMS report of `kind` is due. `nation` is the worker's work nation for worker events and
-    the sponsor's main-address nation for sponsor events.
-
-    `trigger_date` is the date of the event, except for the two kinds whose reporting window opens
-    later (facts §5.1); for those pass the date the situation began and this function finds the day
-    the window opens:
-      - `late_start`: the date the late-start period counts from (`late_start_window_opens`, the
-        date the `late_start` deadline counts from, not its due date); the worker-event window runs
-        from the day that period ends;
-      - `unauthorised_absence`: the first day of absence; the worker-event window runs from the day
-        the absence reaches the threshold (the 10th working day of absence today), counting the first
-        day of absence as day 1 when it is a working day.
-    `unpaid_leave`: pass the day the year's unpaid leave passed the limit; only the caller knows the
-    earlier leave of the year.
-    """
-    if kind in _SPONSOR_EVENTS:
-        period = _Period.of(book, ids.REPORTING_SPONSOR_EVENT, trigger_date)
-        # The sources disagree on a change of size (facts §5.2, O5); the data's default is kept, and said.
-        note = (
-            "; the sources conflict on this event's window, the sponsor-event window is used" if kind == "size" else ""
-        )
-        return period.spec(kind, trigger_date, nation, _SPONSOR_EVENTS[kind], note=note)
-    if kind not in _WORKER_EVENTS:
-        raise UnknownDeadlineKind(f"no obligation policy for {kind!r}; known: {', '.join(sorted(OBLIGATION_KINDS))}")
-    if kind == "late_start":
-        window = _Period.of(book, ids.EMPLOYMENT_LATE_START_WINDOW, trigger_date)
-        opens = window.duration.after(trigger_date, nation)
-        event = f"the late-start period of {window.duration} from {trigger_date.isoformat()} ended"
-    elif kind == "unauthorised_absence":
-        threshold = _Period.of(book, ids.ABSENCE_UNAUTHORISED_THRESHOLD, trigger_date)
-        # Counted from the day before, so a first day of absence that is a working day is day 1.
-        opens = threshold.duration.after(trigger_date - timedelta(days=1), nation)
-        event = f"the {_ordinal(threshold.duration)} of absence from {trigger_date.isoformat()}"
-    else:
-        opens, event = trigger_date, _WORKER_EVENTS[kind]
-    report = _Period.of(book, ids.REPORTING_WORKER_EVENT, opens)
-    return report.spec(kind, opens, nation, event)
-
-
-def _ordinal(period: Duration) -> str:
-    # "10th working day": the threshold named as the day it is reached, from the rule's own figure.
-    n = period.amount
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    unit = period.unit.value.replace("_", " ").removesuffix("s")
-    return f"{n}{suffix} {unit}"

@@ -32,29 +32,6 @@ class DeadlineCounts(BaseModel):
     overdue_obligations: int
 
 
-class TestClockIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    frozen_time: datetime = Field(description="the clock's starting time (with a time zone)")
-    name: str | None = Field(default=None, max_length=200)
-
-
-class AdvanceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    to: datetime = Field(description="a later time (with a time zone)")
-
-
-class TestClockOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str | None
-    frozen_time: datetime
-    version: int
-    created_at: datetime
-
-
 class Fired(BaseModel):
     deadline_id: str
     kind: str
@@ -62,8 +39,3 @@ class Fired(BaseModel):
     subject_id: str
     outcome: str = Field(description="warned or breached")
     effects: list[str] = Field(description="events written because of it")
-
-
-class AdvanceOut(BaseModel):
-    clock: TestClockOut
-    fired: list[Fired]

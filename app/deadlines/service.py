@@ -9,27 +9,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.auth import Principal, Role
 from app.api.cursors import Keyset, Page, narrowed
 from app.audit.service import EventDraft
-from app.calendar import Nation
-from app.clock import ensure_utc
-from app.db.transactions import for_update, read_transaction, write_transaction
-from app.deadlines.models import Deadline, TestClock
-from app.deadlines.policy import UK_TIME, Anchor, DeadlineSpec, compute, due_at, obligation_due
-from app.deadlines.schemas import AdvanceOut, DeadlineCounts, DeadlineOut, TestClockIn, TestClockOut
-from app.errors import NotFound, ProblemError
+from app.db.transactions import for_update, read_transaction
+from app.deadlines.models import Deadline
+from app.deadlines.policy import UK_TIME, Anchor, DeadlineSpec, compute, due_at
+from app.deadlines.schemas import DeadlineOut, Fired
 from app.ids import new_id
-from app.obligations.models import Obligation
 from app.rules.book import RuleBook
 
 OPEN = ("pending", "warned")
-
-#: What a breach does besides being recorded: fire a system action on the case, or open an obligation.
-FIRES_ON_BREACH = {"cos_assignment_window": "expire_cos", "visa_application_window": "expire_cos"}
-OPENS_ON_BREACH = {"late_start": "late_start"}
 
 
 def warn_at(warn_on: date) -> datetime:
@@ -44,6 +35,7 @@ def _row(
     subject_type: str,
     subject_id: str,
     now: datetime,
+    kind: str | None = None,
 ) -> Deadline:
     """One row per kind: a kind with several warnings (90/60/30 days) keeps them in `pending_warnings`."""
     first = specs[0]
@@ -56,13 +48,12 @@ def _row(
         clock_id=clock_id,
         subject_type=subject_type,
         subject_id=subject_id,
-        kind=first.kind,
+        kind=kind or first.kind,
         status="pending",
         due_at=due,
         warn_at=next_warning,
         pending_warnings=[w.isoformat() for w in warnings[1:]],
         next_fire_at=min(next_warning or due, due),
-        fire_action=FIRES_ON_BREACH.get(first.kind),
         rule_id=first.rule_id,
         rule_source=first.rule_source.model_dump(mode="json"),
         nation=first.nation.value,
@@ -94,6 +85,23 @@ def arm(
     return rows
 
 
+def watch(
+    session: AsyncSession,
+    spec: DeadlineSpec,
+    kind: str,
+    *,
+    organisation_id: str,
+    clock_id: str | None,
+    subject_type: str,
+    subject_id: str,
+    now: datetime,
+) -> Deadline:
+    """Stage one deadline of `kind` for a due date computed elsewhere (an obligation's report)."""
+    row = _row([spec], organisation_id, clock_id, subject_type, subject_id, now, kind)
+    session.add(row)
+    return row
+
+
 async def settle(session: AsyncSession, subject_id: str, outcomes: Mapping[str, str], now: datetime) -> None:
     """Mark the subject's open deadlines of these kinds met or cancelled; breached ones stay breached."""
     by_outcome: dict[str, list[str]] = defaultdict(list)
@@ -112,59 +120,6 @@ async def _close(session: AsyncSession, outcome: str, now: datetime, *where: Col
     await session.execute(
         update(Deadline).where(*where, Deadline.status.in_(OPEN)).values(**Deadline.closed(outcome, now))
     )
-
-
-def open_obligation(
-    session: AsyncSession,
-    kind: str,
-    trigger_date: date,
-    nation: Nation,
-    book: RuleBook,
-    *,
-    organisation_id: str,
-    clock_id: str | None,
-    hire_id: str | None,
-    details: dict[str, Any],
-    now: datetime,
-) -> tuple[Obligation, EventDraft]:
-    """Stage an SMS reporting obligation and the deadline that watches it."""
-    spec = obligation_due(kind, trigger_date, nation, book)
-    obligation_id = new_id("obl")
-    deadline = _row([spec], organisation_id, clock_id, "obligation", obligation_id, now)
-    deadline.kind = f"report_{kind}"
-    obligation = Obligation(
-        id=obligation_id,
-        organisation_id=organisation_id,
-        hire_id=hire_id,
-        kind=kind,
-        status="open",
-        version=1,
-        trigger_date=trigger_date,
-        due_on=spec.due_on,
-        rule_id=spec.rule_id,
-        nation=nation.value,
-        details=details,
-        deadline_id=deadline.id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add_all([deadline, obligation])
-    event = EventDraft(
-        "obligation.created",
-        "obligation",
-        obligation_id,
-        to_state="open",
-        case_id=hire_id,
-        data={
-            "kind": kind,
-            "hire_id": hire_id,
-            "trigger_date": trigger_date.isoformat(),
-            "due_on": spec.due_on.isoformat(),
-            "rule_id": spec.rule_id,
-            "basis": spec.basis,
-        },
-    )
-    return obligation, event
 
 
 async def breached_kinds(session: AsyncSession, subject_id: str, kinds: Iterable[str]) -> set[str]:
@@ -225,7 +180,8 @@ async def list_deadlines(
     return _BY_DUE.page(rows, limit, DeadlineOut.model_validate)
 
 
-async def counts(session: AsyncSession, organisation_id: str, now: datetime) -> DeadlineCounts:
+async def counts(session: AsyncSession, organisation_id: str, now: datetime) -> tuple[dict[str, int], int]:
+    """Deadlines by status, and how many open ones are due within 7 days."""
     async with read_transaction(session):
         rows = await session.execute(
             select(Deadline.status, func.count())
@@ -242,68 +198,86 @@ async def counts(session: AsyncSession, organisation_id: str, now: datetime) -> 
                 )
             )
         ).scalar_one()
-        overdue = (
-            await session.execute(
-                select(func.count()).where(
-                    Obligation.organisation_id == organisation_id, Obligation.status == "overdue"
-                )
-            )
-        ).scalar_one()
-    return DeadlineCounts(by_status=by_status, due_within_7_days=soon, overdue_obligations=overdue)
+    return by_status, int(soon)
 
 
-# --- test clocks ----------------------------------------------------------------------------------
+# --- firing: the worker's deadline job drives these ---------------------------------------------------
 
 
-async def create_test_clock(session: AsyncSession, data: TestClockIn, now: datetime) -> TestClock:
-    async with write_transaction(session):
-        clock = TestClock(
-            id=new_id("clock"), name=data.name, frozen_time=ensure_utc(data.frozen_time), version=1, created_at=now
-        )
-        session.add(clock)
-    return clock
+async def claim_due(
+    session: AsyncSession, now: datetime, clock_id: str | None, limit: int, skipped: set[str]
+) -> list[Deadline]:
+    """Lock up to `limit` rows due at `now` on the clock (None: real time) that no other worker holds."""
+    stmt = (
+        select(Deadline)
+        .where(Deadline.next_fire_at <= now)
+        .where(Deadline.clock_id.is_(None) if clock_id is None else Deadline.clock_id == clock_id)
+        # clock_id first matches the index's order; by next_fire_at alone PostgreSQL would fetch
+        # and sort every due row before the LIMIT (IS NULL does not pin the first index column).
+        .order_by(Deadline.clock_id, Deadline.next_fire_at)
+        .limit(limit)
+    )
+    if skipped:
+        stmt = stmt.where(Deadline.id.not_in(skipped))
+    return list((await session.execute(for_update(stmt, skip_locked=True))).scalars())
 
 
-def _sees_clock(principal: Principal, clock_id: str) -> bool:
-    """Platform keys see every clock; an organisation's keys only the clock it lives on."""
-    return principal.is_platform or (principal.org is not None and principal.org.clock_id == clock_id)
+def is_breaching(row: Deadline, now: datetime) -> bool:
+    return row.due_at <= now
 
 
-async def get_test_clock(session: AsyncSession, clock_id: str, principal: Principal) -> TestClock:
-    async with read_transaction(session):
-        clock = await session.get(TestClock, clock_id)
-    if clock is None or not _sees_clock(principal, clock_id):
-        raise NotFound("test clock")
-    return clock
+@dataclass
+class Progress:
+    """What bringing one row up to a time did: the events to record and what fired."""
+
+    events: list[EventDraft]
+    fired: list[Fired]
+    breached: bool
 
 
-async def advance_test_clock(
-    session: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
-    book: RuleBook,
-    clock_id: str,
-    to: datetime,
-    principal: Principal,
-    *,
-    batch_size: int,
-) -> AdvanceOut:
-    """Move the clock, then run its due deadlines. Advancing to the clock's own time again is allowed:
-    a client whose advance failed half-way retries it, and only what is still due fires."""
-    from app.deadlines.scheduler import run_due
+def bring_up_to(row: Deadline, now: datetime, case_id: str | None) -> Progress:
+    """Send the row's due warnings and, once due, mark it breached. What a breach does to the subject
+    is the owning domain's business, not this layer's."""
+    progress = Progress([], [], breached=False)
+    while row.warn_at is not None and row.warn_at <= now and row.warn_at < row.due_at:
+        progress.events.append(_event("deadline.warning", row, case_id, {"warn_at": row.warn_at.isoformat()}))
+        progress.fired.append(fired(row, "warned", ["deadline.warning"]))
+        row.status = "warned"
+        upcoming = row.pending_warnings
+        row.warn_at = datetime.fromisoformat(upcoming[0]) if upcoming else None
+        row.pending_warnings = upcoming[1:]
+    if not is_breaching(row, now):
+        row.next_fire_at = row.warn_at or row.due_at
+        return progress
+    for column, value in Deadline.closed("breached", now).items():
+        setattr(row, column, value)
+    progress.events.append(_event("deadline.breached", row, case_id, {}))
+    progress.breached = True
+    return progress
 
-    if principal.role not in (Role.platform, Role.admin):
-        raise ProblemError(403, "forbidden", "advancing a test clock needs an admin or platform key")
-    to = ensure_utc(to)
-    async with write_transaction(session):
-        clock = (
-            await session.execute(for_update(select(TestClock).where(TestClock.id == clock_id)))
-        ).scalar_one_or_none()
-        if clock is None or not _sees_clock(principal, clock_id):
-            raise NotFound("test clock")
-        if to < clock.frozen_time:
-            raise ProblemError(
-                422, "clock_cannot_go_back", f"the clock is at {clock.frozen_time.isoformat()}: advance to a later time"
-            )
-        clock.frozen_time, clock.version = to, clock.version + 1
-    fired = await run_due(sessions, book, to, clock_id=clock_id, batch_size=batch_size)
-    return AdvanceOut(clock=TestClockOut.model_validate(clock), fired=fired)
+
+def _event(type_: str, row: Deadline, case_id: str | None, extra: dict[str, str]) -> EventDraft:
+    return EventDraft(
+        type_,
+        row.subject_type,
+        row.subject_id,
+        case_id=case_id,
+        data={
+            "deadline_id": row.id,
+            "kind": row.kind,
+            "due_at": row.due_at.isoformat(),
+            "rule_id": row.rule_id,
+            **extra,
+        },
+    )
+
+
+def fired(row: Deadline, outcome: str, effects: list[str]) -> Fired:
+    return Fired(
+        deadline_id=row.id,
+        kind=row.kind,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        outcome=outcome,
+        effects=effects,
+    )

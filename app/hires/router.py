@@ -5,27 +5,17 @@ from typing import Annotated, Any
 
 from fastapi import Body, Query, Response
 
-from app import cases
-from app.api.auth import HR, Viewer
 from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
-from app.api.routing import (
-    Book,
-    Cursor,
-    DefaultLimit,
-    Limit,
-    Now,
-    RequiredIfMatch,
-    action_body,
-    context,
-    v1_router,
-)
 from app.audit import service as audit
 from app.audit.schemas import EventFeed
+from app.context import uk_today
 from app.db.session import Session
 from app.hires import service
 from app.hires.schemas import ACTION_PAYLOADS, HireCreate, HireOut, HireUpdate
+from app.web.auth import HR, Viewer
+from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, RequiredIfMatch, action_body, context, v1_router
 
 router = v1_router("hires")
 
@@ -66,13 +56,13 @@ async def list_hires(
         start_date_to=start_date_to,
         updated_since=updated_since,
     )
-    return await service.list_hires(session, actor.organisation_id, filters, cursor, limit, cases.uk_today(now), book)
+    return await service.list_hires(session, actor.organisation_id, filters, cursor, limit, uk_today(now), book)
 
 
 @router.get("/hires/{hire_id}")
 async def get_hire(hire_id: str, response: Response, session: Session, actor: Viewer, now: Now, book: Book) -> HireOut:
     """A case with its state, version (also the ETag), the actions allowed now and open deadlines."""
-    return tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, cases.uk_today(now), book))
+    return tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, uk_today(now), book))
 
 
 @router.patch("/hires/{hire_id}", responses=problem_responses(409, 412, 428))

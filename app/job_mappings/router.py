@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from app import cases
-from app.api.auth import HR, Viewer
 from app.api.cursors import Page
-from app.api.routing import Book, Cursor, DefaultLimit, Limit, Now, v1_router
+from app.context import uk_today
 from app.db.session import Session
 from app.job_mappings import service
 from app.job_mappings.schemas import JobCode, JobMappingIn, JobMappingOut
+from app.web.auth import HR, Viewer
+from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, v1_router
 
 router = v1_router("job mappings")
 
@@ -18,7 +18,7 @@ async def list_job_mappings(
     session: Session, actor: Viewer, book: Book, now: Now, cursor: Cursor, limit: Limit = DefaultLimit
 ) -> Page[JobMappingOut]:
     """The organisation's HRIS job codes and the SOC 2020 codes they map to."""
-    return await service.list_mappings(session, actor.organisation_id, cursor, limit, book, cases.uk_today(now))
+    return await service.list_mappings(session, actor.organisation_id, cursor, limit, book, uk_today(now))
 
 
 @router.get("/job-mappings/{hris_job_code}")
@@ -26,7 +26,7 @@ async def get_job_mapping(
     hris_job_code: JobCode, session: Session, actor: Viewer, book: Book, now: Now
 ) -> JobMappingOut:
     mapping = await service.get_mapping(session, actor.organisation_id, hris_job_code)
-    return service.view(mapping, book, cases.uk_today(now))
+    return service.view(mapping, book, uk_today(now))
 
 
 @router.put("/job-mappings/{hris_job_code}")
@@ -41,7 +41,7 @@ async def put_job_mapping(
 ) -> JobMappingOut:
     """Map an HRIS job code to a SOC code (e.g. `AUN04792` "Customer Service Unit Supervisor" → 7220).
     New cases with that job code take the SOC code from it."""
-    today = cases.uk_today(now)
+    today = uk_today(now)
     mapping, created = await service.put_mapping(session, actor.organisation_id, hris_job_code, body, book, now, today)
     response.status_code = 201 if created else 200
     return service.view(mapping, book, today)

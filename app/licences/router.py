@@ -4,13 +4,14 @@ from typing import Annotated, Any
 
 from fastapi import Body, Response
 
-from app.api.auth import Admin, Viewer
 from app.api.etags import tagged
 from app.api.problems import problem_responses
-from app.api.routing import Book, Now, OptionalIfMatch, RequiredIfMatch, action_body, actor_of, context, v1_router
 from app.db.session import Session
+from app.hires.actions import follow_licence
 from app.licences import service
 from app.licences.schemas import LICENCE_ACTION_PAYLOADS, AllocationIn, AllocationOut, LicenceOut
+from app.web.auth import Admin, Viewer
+from app.web.routing import Book, Now, OptionalIfMatch, RequiredIfMatch, action_body, actor_of, context, v1_router
 
 router = v1_router("licence")
 
@@ -47,7 +48,9 @@ async def apply_licence_action(
 ) -> LicenceOut:
     """Record what UKVI decided or the sponsor did. Entering `active` moves hires waiting for the licence
     to `draft`; revocation or surrender withdraws pre-employment cases and ends sponsored employment."""
-    licence = await service.apply_action(session, context(actor, now, book), action, body, if_match)
+    licence = await service.apply_action(
+        session, context(actor, now, book), action, body, if_match, follow=follow_licence
+    )
     return tagged(response, service.view(licence, now))
 
 

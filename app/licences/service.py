@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 from pydantic import BaseModel
@@ -12,11 +13,10 @@ from app.api.etags import IfMatch
 from app.audit import service as audit
 from app.audit.schemas import Actor
 from app.audit.service import SYSTEM, EventDraft
+from app.context import Context, uk_today
 from app.db.transactions import for_update, read_transaction, write_transaction
-from app.deadlines import service as deadlines
 from app.deadlines.policy import Anchor
 from app.errors import Conflict, NotFound, ProblemError
-from app.hires import service as hires
 from app.ids import new_id
 from app.licences.models import CosAllocation, Licence
 from app.licences.schemas import (
@@ -28,8 +28,6 @@ from app.licences.schemas import (
     Submit,
 )
 from app.workflow import LICENCE, Facts, GuardInput
-
-_ENDS_SPONSORSHIP = frozenset({"revoked", "surrendered"})
 
 
 def view(licence: Licence, now: datetime) -> LicenceOut:
@@ -45,7 +43,7 @@ def view(licence: Licence, now: datetime) -> LicenceOut:
         state_changed_on=licence.state_changed_on,
         created_at=licence.created_at,
         updated_at=licence.updated_at,
-        available_actions=cases.available(LICENCE, licence, GuardInput(licence, Facts(today=cases.uk_today(now)))),
+        available_actions=cases.available(LICENCE, licence, GuardInput(licence, Facts(today=uk_today(now)))),
     )
 
 
@@ -95,8 +93,18 @@ async def get_licence(session: AsyncSession, organisation_id: str) -> Licence:
     return licence
 
 
+#: What the licence's cases do when it changes state (design §2.1): given by the caller, because the hire
+#: domain reads the licence and so sits above it.
+FollowLicence = Callable[[AsyncSession, Context, str, date], Awaitable[list[EventDraft]]]
+
+
 async def apply_action(
-    session: AsyncSession, ctx: cases.Context, action: str, raw_payload: dict[str, object] | None, if_match: IfMatch
+    session: AsyncSession,
+    ctx: Context,
+    action: str,
+    raw_payload: dict[str, object] | None,
+    if_match: IfMatch,
+    follow: FollowLicence,
 ) -> Licence:
     cases.check_action_exists(LICENCE, action)
     payload = cases.parse_payload(LICENCE_ACTION_PAYLOADS[action], raw_payload)
@@ -118,23 +126,13 @@ async def apply_action(
         licence.updated_at = now
         events = [cases.transition_event("licence", licence.id, applied, payload)]
         effective = _effective(payload, today)
-        if applied.settled:
-            await deadlines.settle(session, licence.id, applied.settled, now)
-        if applied.armed:
-            deadlines.arm(
-                session,
-                applied.armed,
-                Anchor(today=effective, nation=ctx.sponsor_nation, licence_priority=licence.priority_service),
-                ctx.book,
-                organisation_id=organisation_id,
-                clock_id=ctx.clock_id,
-                subject_type="licence",
-                subject_id=licence.id,
-                now=now,
-            )
+        anchor = Anchor(today=effective, nation=ctx.sponsor_nation, licence_priority=licence.priority_service)
+        events += await cases.apply_effects(
+            session, ctx, applied, subject_type="licence", subject_id=licence.id, anchor=anchor
+        )
         if applied.to_state != applied.from_state:
             licence.state_changed_on = effective
-            events += await _cascade(session, ctx, applied.to_state, effective)
+            events += await follow(session, ctx.as_system(), applied.to_state, effective)
         await audit.record(session, organisation_id, ctx.actor, events[:1], now)
         await audit.record(session, organisation_id, SYSTEM, events[1:], now)
     return licence
@@ -153,17 +151,6 @@ def _record_payload(licence: Licence, action: str, payload: BaseModel, today: da
         licence.licence_number = payload.licence_number
     if action in {"grant", "refuse"}:
         licence.decided_on = _effective(payload, today)
-
-
-async def _cascade(session: AsyncSession, ctx: cases.Context, to_state: str, effective: date) -> list[EventDraft]:
-    """Design §2.1: entering `active` releases waiting hires; revocation or surrender ends sponsorship."""
-    if to_state == "active":
-        return await hires.release_waiting(session, ctx.as_system())
-    if to_state in _ENDS_SPONSORSHIP:
-        return await hires.end_all_sponsorship(
-            session, ctx.as_system(), f"sponsor licence {to_state} on {effective}", effective
-        )
-    return []
 
 
 # --- undefined CoS allocation ---------------------------------------------------------------------

@@ -5,14 +5,14 @@ from typing import Annotated
 
 from fastapi import Query, Response
 
-from app.api.auth import HR, Viewer
 from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
-from app.api.routing import Book, Cursor, DefaultLimit, Limit, Now, OptionalIfMatch, actor_of, context, v1_router
 from app.db.session import Session
 from app.obligations import service
 from app.obligations.schemas import ObligationOut, ObligationStatus, OrganisationChangeIn, Report, Waive
+from app.web.auth import HR, Viewer
+from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, OptionalIfMatch, actor_of, context, v1_router
 
 router = v1_router("obligations")
 

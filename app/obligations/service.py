@@ -1,4 +1,5 @@
-"""SMS reporting obligations: report or waive them; record sponsor-level changes that create them."""
+"""SMS reporting obligations: open them (with the deadline that watches each), report or waive them,
+mark them overdue when that deadline breaches, and record sponsor-level changes that create them."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import cases
 from app.api.cursors import Keyset, Page, narrowed
 from app.api.etags import IfMatch
 from app.audit import service as audit
 from app.audit.schemas import Actor
 from app.audit.service import EventDraft
+from app.calendar import Nation
+from app.context import Context, uk_today
 from app.db.transactions import for_update, read_transaction, write_transaction
 from app.deadlines import service as deadlines
 from app.errors import Conflict, NotFound, ProblemError
+from app.ids import new_id
 from app.obligations.models import Obligation
+from app.obligations.policy import obligation_due
 from app.obligations.schemas import ObligationOut, OrganisationChangeIn, Report, Waive
 
 OWED = ("open", "overdue")
@@ -40,6 +44,96 @@ async def open_for(session: AsyncSession, hire_ids: list[str]) -> dict[str, list
     for row in rows:
         found[str(row.hire_id)].append(row)
     return found
+
+
+def open_obligation(
+    session: AsyncSession,
+    ctx: Context,
+    kind: str,
+    trigger_date: date,
+    nation: Nation,
+    *,
+    hire_id: str | None,
+    details: dict[str, Any],
+) -> tuple[Obligation, EventDraft]:
+    """Stage an SMS reporting obligation and the deadline that watches it, in the caller's transaction."""
+    spec = obligation_due(kind, trigger_date, nation, ctx.book)
+    obligation_id = new_id("obl")
+    deadline = deadlines.watch(
+        session,
+        spec,
+        f"report_{kind}",
+        organisation_id=ctx.organisation_id,
+        clock_id=ctx.clock_id,
+        subject_type="obligation",
+        subject_id=obligation_id,
+        now=ctx.now,
+    )
+    obligation = Obligation(
+        id=obligation_id,
+        organisation_id=ctx.organisation_id,
+        hire_id=hire_id,
+        kind=kind,
+        status="open",
+        version=1,
+        trigger_date=trigger_date,
+        due_on=spec.due_on,
+        rule_id=spec.rule_id,
+        nation=nation.value,
+        details=details,
+        deadline_id=deadline.id,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    session.add(obligation)
+    event = EventDraft(
+        "obligation.created",
+        "obligation",
+        obligation_id,
+        to_state="open",
+        case_id=hire_id,
+        data={
+            "kind": kind,
+            "hire_id": hire_id,
+            "trigger_date": trigger_date.isoformat(),
+            "due_on": spec.due_on.isoformat(),
+            "rule_id": spec.rule_id,
+            "basis": spec.basis,
+        },
+    )
+    return obligation, event
+
+
+async def lock_for_breach(session: AsyncSession, obligation_id: str) -> Obligation | None:
+    """The obligation whose deadline breaches, unless a person holds it now (then it waits a pass)."""
+    stmt = select(Obligation).where(Obligation.id == obligation_id)
+    return (await session.execute(for_update(stmt, skip_locked=True))).scalar_one_or_none()
+
+
+def on_breach(obligation: Obligation, now: datetime) -> list[EventDraft]:
+    """Its report deadline passed: an open obligation becomes overdue (reporting stays possible, late)."""
+    if obligation.status != "open":
+        return []
+    obligation.status, obligation.version, obligation.updated_at = "overdue", obligation.version + 1, now
+    return [
+        EventDraft(
+            "obligation.overdue",
+            "obligation",
+            obligation.id,
+            from_state="open",
+            to_state="overdue",
+            case_id=obligation.hire_id,
+            data={"kind": obligation.kind, "due_on": obligation.due_on.isoformat()},
+        )
+    ]
+
+
+async def count_overdue(session: AsyncSession, organisation_id: str) -> int:
+    async with read_transaction(session):
+        found = await session.execute(
+            select(func.count()).where(Obligation.organisation_id == organisation_id, Obligation.status == "overdue")
+        )
+        return int(found.scalar_one())
 
 
 async def count_open(session: AsyncSession, hire_id: str) -> int:
@@ -103,7 +197,7 @@ async def resolve(
     now: datetime,
 ) -> Obligation:
     """Report (late if after the due date) or waive an obligation, and settle its deadline."""
-    today = cases.uk_today(now)
+    today = uk_today(now)
     async with write_transaction(session):
         obligation = await _find(session, organisation_id, obligation_id, lock=True)
         if if_match is not None:
@@ -151,24 +245,21 @@ async def resolve(
 
 
 async def record_organisation_change(
-    session: AsyncSession, ctx: cases.Context, change: OrganisationChangeIn
+    session: AsyncSession, ctx: Context, change: OrganisationChangeIn
 ) -> Obligation:
     """A sponsor-level change (name, address, key personnel, ownership, trading, size): 20 working days
     to report it, counted with the bank holidays of the sponsor's main address."""
     if change.effective_date > ctx.today:
         raise ProblemError(422, "date_in_future", "a change is recorded once it has happened")
     async with write_transaction(session):
-        obligation, opened = deadlines.open_obligation(
+        obligation, opened = open_obligation(
             session,
+            ctx,
             change.kind.value,
             change.effective_date,
             ctx.sponsor_nation,
-            ctx.book,
-            organisation_id=ctx.organisation_id,
-            clock_id=ctx.clock_id,
             hire_id=None,
             details={"description": change.description, **change.details},
-            now=ctx.now,
         )
         await session.flush()
         await audit.record(session, ctx.organisation_id, ctx.actor, [opened], ctx.now)

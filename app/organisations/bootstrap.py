@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.auth import Role
 from app.db.transactions import write_transaction
 from app.organisations import service
 from app.organisations.models import ApiKey, Nation, SponsorSize
+from app.organisations.principals import Role
 from app.organisations.schemas import ApiKeyCreate, OrganisationCreate
 
 

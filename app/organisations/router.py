@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from app.api.auth import Admin, Authenticated, PlatformPrincipal, Role
 from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
-from app.api.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, v1_router
 from app.db.session import Session
 from app.errors import ProblemError
 from app.organisations import service
+from app.organisations.principals import Role
 from app.organisations.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -18,6 +17,8 @@ from app.organisations.schemas import (
     OrganisationOut,
     OrganisationUpdate,
 )
+from app.web.auth import Admin, Authenticated, PlatformPrincipal
+from app.web.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, v1_router
 
 router = v1_router("organisations")
 

@@ -4,8 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.auth import Role
 from app.organisations.models import Nation, SponsorSize
+from app.organisations.principals import Role
 
 
 class OrganisationCreate(BaseModel):

@@ -8,16 +8,16 @@ from typing import Annotated
 
 from fastapi import Query
 
-from app import cases
-from app.api.auth import Viewer
 from app.api.problems import problem_responses
-from app.api.routing import Book, DefaultLimit, Limit, Now, v1_router
+from app.context import uk_today
 from app.errors import NotFound, ProblemError
 from app.rules.book import OccupationNotFound
 from app.rules.costs import CostEstimate, estimate_costs
 from app.rules.eligibility import EligibilityResult, check_eligibility
 from app.rules.models import RuleBookDescription, RuleDescription
 from app.rules.schemas import CostEstimateRequest, EligibilityCheckRequest, OccupationAsOf, OccupationSearch
+from app.web.auth import Viewer
+from app.web.routing import Book, DefaultLimit, Limit, Now, v1_router
 
 router = v1_router("rules")
 
@@ -33,7 +33,7 @@ async def create_eligibility_check(
     `status` is `eligible`, `needs_review` (a figure is missing or doubtful, or a condition needs a
     person to confirm) or `ineligible`; each reason names the rule it rests on with its source and
     window. An unknown SOC code is an answer (`ineligible`, reason `unknown_soc_code`), not an error."""
-    return check_eligibility(book, body.resolve(cases.uk_today(now)))
+    return check_eligibility(book, body.resolve(uk_today(now)))
 
 
 @router.post("/cost-estimates", responses=problem_responses(422))
@@ -42,7 +42,7 @@ async def create_cost_estimate(body: CostEstimateRequest, actor: Viewer, book: B
     Charge on the CoS assignment date (default today), visa fee and Immigration Health Surcharge on the
     application date (default the CoS date). Each line names its rule, date and payer. Stateless. When
     a charge for a date is not in the data the answer is `422 rule_not_in_force`, never a partial total."""
-    return estimate_costs(book, body.resolve(cases.uk_today(now)))
+    return estimate_costs(book, body.resolve(uk_today(now)))
 
 
 @router.get("/occupations")
@@ -57,7 +57,7 @@ async def search_occupations(
     """Search the occupations in force on `on` (default today) by SOC code or title words, best first:
     the exact code, codes starting with the digits typed, titles holding every word, then titles holding
     some. A word matches a title word it starts ("superv" finds "supervisors")."""
-    day = on or cases.uk_today(now)
+    day = on or uk_today(now)
     return OccupationSearch(q=q, on=day, data=book.search_occupations(q, day, limit))
 
 
@@ -67,7 +67,7 @@ async def get_occupation(code: str, actor: Viewer, book: Book, now: Now, on: On 
     whether it is on the Temporary Shortage List and the Immigration Salary List for a CoS assigned that
     day. 404 when the code is not in the occupation tables, or its data does not cover the date (the
     detail says which)."""
-    day = on or cases.uk_today(now)
+    day = on or uk_today(now)
     try:
         occupation = book.occupation(code, day)
     except OccupationNotFound as exc:

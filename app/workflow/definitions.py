@@ -7,6 +7,10 @@ lists the kind in `meets`, `cancelled` otherwise. An in-state action (`dest` Non
 kinds it `meets`. A self-transition (`dest` equal to the source) leaves and re-enters: it settles the
 state's deadlines and arms them afresh. Settlement applies to deadlines still pending or warned; a
 breached one stays breached.
+
+Breaches: `on_breach` says what a deadline kind's breach does besides being recorded — fire a system
+action on the subject, or open an SMS reporting obligation. The scheduler only reports that a row
+breached; the owning domain reads this and acts.
 """
 
 from __future__ import annotations
@@ -81,6 +85,14 @@ class Action(Generic[S_contra]):
 
 
 @dataclass(frozen=True)
+class Breach:
+    """What a deadline kind's breach does to its subject: fire a system action, or open an obligation."""
+
+    fires: str | None = None
+    opens_obligation: str | None = None
+
+
+@dataclass(frozen=True)
 class Workflow(Generic[S_contra]):
     """States and actions, checked for consistency on construction. New subjects start in `initial`,
     or in one of `also_created_in` when the service knows better (a hire created under an already
@@ -92,6 +104,7 @@ class Workflow(Generic[S_contra]):
     initial: str
     actions: tuple[Action[S_contra], ...]
     also_created_in: tuple[str, ...] = ()
+    on_breach: dict[str, Breach] = field(default_factory=dict)
     _states: dict[str, State] = field(init=False, repr=False, compare=False)
     _actions: dict[str, Action[S_contra]] = field(init=False, repr=False, compare=False)
 
@@ -124,6 +137,15 @@ class Workflow(Generic[S_contra]):
             problems += [f"{action.name}: meets {k!r}, which no source arms" for k in action.meets if k not in armed]
             if action.obligation_condition is not None and action.opens_obligation is None:
                 problems.append(f"{action.name}: an obligation condition without an obligation")
+        armed_anywhere = {kind for s in self.states for kind in s.arms}
+        for kind, breach in self.on_breach.items():
+            if kind not in armed_anywhere:
+                problems.append(f"on_breach: no state arms {kind!r}")
+            if (breach.fires is None) == (breach.opens_obligation is None):
+                problems.append(f"on_breach {kind!r}: fire an action or open an obligation, exactly one")
+            fired = self._actions.get(breach.fires) if breach.fires else None
+            if breach.fires is not None and (fired is None or not fired.system):
+                problems.append(f"on_breach {kind!r}: {breach.fires!r} is not a system action")
         return problems
 
     @property
@@ -135,6 +157,9 @@ class Workflow(Generic[S_contra]):
 
     def find_action(self, name: str) -> Action[S_contra] | None:
         return self._actions.get(name)
+
+    def breach_of(self, kind: str) -> Breach | None:
+        return self.on_breach.get(kind)
 
     def actions_from(self, state: str) -> tuple[Action[S_contra], ...]:
         return tuple(a for a in self.actions if state in a.sources)
@@ -175,6 +200,9 @@ def describe(workflow: Workflow[Any]) -> dict[str, Any]:
             }
             for a in workflow.actions
         ],
+        "on_breach": {
+            kind: {"fires": b.fires, "opens_obligation": b.opens_obligation} for kind, b in workflow.on_breach.items()
+        },
     }
 
 
@@ -488,6 +516,12 @@ HIRE: Workflow[HireSubject] = Workflow(
             meets=("rtw_follow_up",),
         ),
     ),
+    on_breach={
+        # An unused CoS dies with its window (facts §1.2); a late start must be reported (facts §2.2).
+        "cos_assignment_window": Breach(fires="expire_cos"),
+        "visa_application_window": Breach(fires="expire_cos"),
+        "late_start": Breach(opens_obligation="late_start"),
+    },
 )
 
 WORKFLOWS: dict[str, Workflow[Any]] = {LICENCE.name: LICENCE, HIRE.name: HIRE}

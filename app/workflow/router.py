@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi.responses import PlainTextResponse
 
-from app.api.auth import Authenticated
-from app.api.routing import v1_router
 from app.errors import NotFound
+from app.web.auth import Authenticated
+from app.web.routing import v1_router
 from app.workflow import WORKFLOWS, Workflow, describe, render
 
 router = v1_router("workflows")

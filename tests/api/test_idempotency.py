@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from httpx import AsyncClient
 
-from app.api.idempotency import fingerprint
 from app.api.models import IdempotencyRecord
 from app.db.engine import create_sessionmaker
+from app.web.idempotency import fingerprint
 from tests.support.problems import NEW_ORG, assert_problem, organisation_count
 
 BODY = json.dumps(NEW_ORG).encode()
@@ -94,7 +94,7 @@ async def test_validation_errors_do_not_burn_the_key(client: AsyncClient, platfo
 async def test_keys_are_forgotten_after_the_retention_window(client: AsyncClient, platform_key, clock, db) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from app.api.idempotency import prune
+    from app.web.idempotency import prune
 
     await client.post("/v1/organisations", json=NEW_ORG, headers=auth(platform_key, "old"))
     sessions = create_sessionmaker(db)

@@ -256,7 +256,7 @@ async def test_test_clocks_are_refused_outside_the_sandbox(db, clock: FrozenCloc
     assert_problem(r, 403, "sandbox_disabled")
 
 
-async def test_the_embedded_scheduler_runs_in_the_apps_lifespan(db, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+async def test_the_embedded_worker_runs_in_the_apps_lifespan(db, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
     from app.main import create_app
@@ -266,7 +266,7 @@ async def test_the_embedded_scheduler_runs_in_the_apps_lifespan(db, clock: Froze
         make_settings(db.url.render_as_string(hide_password=False), scheduler_enabled=True), clock=clock, engine=db
     )
     async with app.router.lifespan_context(app):
-        running = [t for t in asyncio.all_tasks() if t.get_name() == "sponsorflow-scheduler"]
+        running = [t for t in asyncio.all_tasks() if t.get_name() == "sponsorflow-worker"]
         assert len(running) == 1 and not running[0].done()
     assert running[0].cancelled()
 

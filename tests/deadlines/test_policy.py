@@ -12,18 +12,15 @@ import pytest
 from app.calendar import Nation
 from app.deadlines.policy import (
     DEADLINE_KINDS,
-    OBLIGATION_KINDS,
     RTW_CHECK_BEFORE_START,
-    SPONSOR_OBLIGATIONS,
-    WORKER_OBLIGATIONS,
     Anchor,
     DeadlineSpec,
     UnknownDeadlineKind,
     compute,
     due_at,
     late_start_window_opens,
-    obligation_due,
 )
+from app.obligations.policy import OBLIGATION_KINDS, SPONSOR_OBLIGATIONS, WORKER_OBLIGATIONS, obligation_due
 from app.rules import RuleBook, ids, load_rulebook
 from app.workflow.definitions import WORKFLOWS
 

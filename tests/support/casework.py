@@ -8,8 +8,8 @@ from typing import Any
 
 from httpx import AsyncClient, Response
 
-from app.cases import UK
 from app.clock import FrozenClock
+from app.context import UK
 from tests.support.tenants import Tenant
 
 SOFTWARE_ENGINEER = {

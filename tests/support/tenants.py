@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.api.auth import Role
 from app.db.engine import create_sessionmaker
 from app.organisations import service as organisations
 from app.organisations.models import Nation, SponsorSize
+from app.organisations.principals import Role
 from app.organisations.schemas import ApiKeyCreate, OrganisationCreate
 
 START = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # a Monday

@@ -22,11 +22,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.auth import ORGANISATION_HEADER, principal_of
 from app.api.models import IdempotencyRecord
 from app.api.problems import render
 from app.db.transactions import for_update, write_transaction
 from app.errors import Conflict, ProblemError
+from app.web.auth import ORGANISATION_HEADER, principal_of
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

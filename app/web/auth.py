@@ -8,12 +8,7 @@ in the `Sponsorflow-Organisation` header, with admin rights there.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -21,64 +16,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Select, select
 
 from app.errors import NotFound, ProblemError
+from app.organisations.models import ApiKey, Organisation
+from app.organisations.principals import RANK, OrgActor, OrgContext, Principal, Role, hash_key
+from app.sandbox.models import TestClock
 
 ORGANISATION_HEADER = "Sponsorflow-Organisation"
-
-
-class Role(StrEnum):
-    viewer = "viewer"
-    hr = "hr"
-    admin = "admin"
-    platform = "platform"
-
-
-_RANK = {Role.viewer: 0, Role.hr: 1, Role.admin: 2}
-
-
-@dataclass(frozen=True, slots=True)
-class OrgContext:
-    """What every organisation-scoped use case needs to know about the organisation."""
-
-    nation: str
-    clock_id: str | None  # the sandbox test clock it lives on, if any
-    clock_time: datetime | None  # that clock's frozen time
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    key_id: str
-    role: Role
-    organisation_id: str | None  # None for platform keys
-    org: OrgContext | None = None
-
-    @property
-    def is_platform(self) -> bool:
-        return self.role is Role.platform
-
-
-@dataclass(frozen=True, slots=True)
-class OrgActor:
-    """Who acts, and for which organisation, on an organisation-scoped route."""
-
-    principal: Principal
-    organisation_id: str
-    role: Role  # effective role inside the organisation
-    org: OrgContext
-
-    @property
-    def key_id(self) -> str:
-        return self.principal.key_id
-
-
-def generate_key() -> tuple[str, str, str]:
-    """Return (full key, prefix, hash). The full key is shown once and never stored."""
-    prefix = secrets.token_hex(4)
-    key = f"sf_{prefix}_{secrets.token_urlsafe(32)}"
-    return key, prefix, hash_key(key)
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _unauthenticated(detail: str) -> ProblemError:
@@ -108,8 +50,6 @@ async def principal_of(request: Request) -> Principal:
 
 
 async def _lookup(request: Request, key: str) -> Principal:
-    from app.organisations.models import ApiKey, Organisation
-
     parts = key.split("_")
     if len(parts) < 3 or parts[0] != "sf":
         raise _unauthenticated("the API key is malformed")
@@ -133,9 +73,6 @@ async def _lookup(request: Request, key: str) -> Principal:
 
 def _with_org_context(stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     """Add the organisation's nation and its test clock's time to a query already joined to it."""
-    from app.deadlines.models import TestClock
-    from app.organisations.models import Organisation
-
     return stmt.add_columns(Organisation.nation, Organisation.test_clock_id, TestClock.frozen_time).outerjoin(
         TestClock, TestClock.id == Organisation.test_clock_id
     )
@@ -163,8 +100,6 @@ async def org_actor(request: Request, principal: Authenticated) -> OrgActor:
             "organisation_required",
             f"a platform key must name the organisation it acts for in the {ORGANISATION_HEADER} header",
         )
-    from app.organisations.models import Organisation
-
     async with request.app.state.sessionmaker() as session:
         row = (
             await session.execute(
@@ -180,7 +115,7 @@ async def org_actor(request: Request, principal: Authenticated) -> OrgActor:
 
 def require_role(minimum: Role) -> object:
     async def dependency(actor: Annotated[OrgActor, Depends(org_actor)]) -> OrgActor:
-        if _RANK[actor.role] < _RANK[minimum]:
+        if RANK[actor.role] < RANK[minimum]:
             raise ProblemError(
                 403,
                 "forbidden",

@@ -9,5 +9,6 @@ from app.job_mappings import models as _job_mapping_models  # noqa: F401
 from app.licences import models as _licence_models  # noqa: F401
 from app.obligations import models as _obligation_models  # noqa: F401
 from app.organisations import models as _organisation_models  # noqa: F401
+from app.sandbox import models as _sandbox_models  # noqa: F401
 
 metadata = Base.metadata

@@ -4,8 +4,9 @@ worker killed mid-run, a restart, and a due query whose cost follows the due row
 Rows are bulk-inserted with SQLAlchemy Core (licence deadlines: no case to lock), so 10,000 rows take a
 fraction of a second to set up.
 
-The last two tests pin two PostgreSQL bugs found here and fixed in app/deadlines/scheduler.py: a claim
-that sorted the whole backlog, and passes that deadlocked on organisation counters.
+The last two tests pin two PostgreSQL bugs found here and fixed in the deadline job: a claim that sorted
+the whole backlog (app/deadlines/service.py), and passes that deadlocked on organisation counters
+(app/worker/deadlines.py).
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from app.audit import service as audit_service
 from app.audit.models import Event, OutboxMessage
 from app.db.engine import create_engine, create_sessionmaker
 from app.deadlines.models import Deadline
-from app.deadlines.models import TestClock as SandboxClock  # not named Test*: pytest would try to collect it
-from app.deadlines.scheduler import run_due
 from app.deadlines.schemas import Fired
 from app.ids import new_id
 from app.organisations.models import Organisation
 from app.rules import RuleBook, load_rulebook
+from app.sandbox.models import TestClock as SandboxClock  # not named Test*: pytest would try to collect it
+from app.worker.deadlines import fire_due
 from tests.support.databases import PG_URL, make_settings
 from tests.support.tenants import make_tenant
 
@@ -82,7 +83,6 @@ async def insert_deadlines(
                 "warn_at": warn_at,
                 "pending_warnings": [],
                 "next_fire_at": fire_at,
-                "fire_action": None,
                 "rule_id": "licence.decision.standard",
                 "rule_source": {"title": "t", "url": "u"},
                 "nation": "england_and_wales",
@@ -198,7 +198,7 @@ async def finish(process: asyncio.subprocess.Process) -> int:
     """Wait for a worker to exit cleanly; returns how many rows it reported firing."""
     stdout, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()[-3000:]
-    match = re.fullmatch(r"fired (\d+)\s*", stdout.decode())
+    match = re.search(r"\bdeadlines=(\d+)\b", stdout.decode())
     assert match, stdout.decode()
     return int(match.group(1))
 
@@ -287,8 +287,8 @@ async def test_a_restarted_scheduler_fires_each_due_row_once(db: AsyncEngine, bo
     after = create_engine(make_settings(url))
     try:
         sessions = create_sessionmaker(after)
-        fired = await run_due(sessions, book, now, batch_size=7)
-        again = await run_due(sessions, book, now, batch_size=7)
+        fired = await fire_due(sessions, book, now, batch_size=7)
+        again = await fire_due(sessions, book, now, batch_size=7)
     finally:
         await after.dispose()
 
@@ -323,7 +323,7 @@ async def claim_statement(
 
     event.listen(engine.sync_engine, "before_cursor_execute", listener)
     try:
-        fired = await run_due(create_sessionmaker(engine), book, now, batch_size=batch_size)
+        fired = await fire_due(create_sessionmaker(engine), book, now, batch_size=batch_size)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", listener)
     statement, parameters = seen[0]
@@ -460,7 +460,7 @@ async def test_two_passes_whose_batches_span_two_organisations_do_not_deadlock(
         _who.set(name)
         if name == "pass 2":
             await first_locked.wait()
-        return [f.deadline_id for f in await run_due(sessions, book, now, batch_size=2)]
+        return [f.deadline_id for f in await fire_due(sessions, book, now, batch_size=2)]
 
     results = await asyncio.gather(scheduler_pass("pass 1"), scheduler_pass("pass 2"), return_exceptions=True)
 

@@ -8,15 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 
-from app.api.auth import OrgActor, org_actor
 from app.api.cursors import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor
 from app.api.etags import IfMatch, parse_if_match
-from app.api.idempotency import ApiRoute
 from app.api.problems import problem_responses
 from app.audit.schemas import Actor
 from app.calendar import Nation
-from app.cases import Context
+from app.context import Context
+from app.organisations.principals import OrgActor
 from app.rules.book import RuleBook
+from app.web.auth import org_actor
+from app.web.idempotency import ApiRoute
 
 
 def v1_router(tag: str) -> APIRouter:

@@ -1,0 +1,69 @@
+"""The worker loop and its job registry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.clock import Clock
+from app.config import Settings
+from app.deadlines.schemas import Fired
+from app.rules.book import RuleBook
+from app.web import idempotency
+from app.worker import deadlines
+
+log = logging.getLogger("sponsorflow.worker")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One kind of background work: run once per tick at `now`, answering how many items it handled."""
+
+    name: str
+    run: Callable[[datetime], Awaitable[int]]
+
+
+class Worker:
+    """The jobs of one process, over one session factory. Each tick runs every job in turn; a job that
+    fails is logged and retried next tick, without stopping the others."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], book: RuleBook, settings: Settings) -> None:
+        self.sessions, self.book, self.settings = sessions, book, settings
+        self.jobs: list[Job] = [
+            Job("deadlines", self._deadlines),
+            Job("idempotency_keys", self._prune_idempotency_keys),
+        ]
+
+    async def fire_deadlines(self, now: datetime, *, clock_id: str | None = None) -> list[Fired]:
+        """The deadline job on one clock: the loop runs it on real time, a test-clock advance on its own."""
+        return await deadlines.fire_due(
+            self.sessions, self.book, now, clock_id=clock_id, batch_size=self.settings.scheduler_batch_size
+        )
+
+    async def _deadlines(self, now: datetime) -> int:
+        return len(await self.fire_deadlines(now))
+
+    async def _prune_idempotency_keys(self, now: datetime) -> int:
+        return await idempotency.prune(self.sessions, now - timedelta(hours=self.settings.idempotency_retention_hours))
+
+    async def tick(self, now: datetime) -> dict[str, int]:
+        done: dict[str, int] = {}
+        for job in self.jobs:
+            try:
+                done[job.name] = await job.run(now)
+            except Exception:
+                log.exception("job failed; it runs again next tick", extra={"job": job.name})
+        return done
+
+    async def run_forever(self, clock: Clock) -> None:
+        """A tick, then a pause, until cancelled."""
+        while True:
+            done = await self.tick(clock.now())
+            if any(done.values()):
+                log.info("worker tick", extra=done)
+            await asyncio.sleep(self.settings.scheduler_interval_seconds)
