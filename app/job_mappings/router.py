@@ -25,8 +25,7 @@ async def list_job_mappings(
 async def get_job_mapping(
     hris_job_code: JobCode, session: Session, actor: Viewer, book: Book, now: Now
 ) -> JobMappingOut:
-    mapping = await service.get_mapping(session, actor.organisation_id, hris_job_code)
-    return service.view(mapping, book, uk_today(now))
+    return await service.get_mapping(session, actor.organisation_id, hris_job_code, book, uk_today(now))
 
 
 @router.put("/job-mappings/{hris_job_code}")
@@ -44,7 +43,7 @@ async def put_job_mapping(
     today = uk_today(now)
     mapping, created = await service.put_mapping(session, actor.organisation_id, hris_job_code, body, book, now, today)
     response.status_code = 201 if created else 200
-    return service.view(mapping, book, today)
+    return mapping
 
 
 @router.delete("/job-mappings/{hris_job_code}", status_code=204)

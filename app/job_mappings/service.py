@@ -42,7 +42,7 @@ async def put_mapping(
     book: RuleBook,
     now: datetime,
     today: date,
-) -> tuple[JobMapping, bool]:
+) -> tuple[JobMappingOut, bool]:
     if book.find_occupation(data.soc_code, today) is None:
         raise ProblemError(
             422,
@@ -56,15 +56,17 @@ async def put_mapping(
             mapping = JobMapping(organisation_id=organisation_id, hris_job_code=job_code)
             session.add(mapping)
         mapping.soc_code, mapping.job_title, mapping.updated_at = data.soc_code, data.job_title, now
-    return mapping, created
+    return view(mapping, book, today), created
 
 
-async def get_mapping(session: AsyncSession, organisation_id: str, job_code: str) -> JobMapping:
+async def get_mapping(
+    session: AsyncSession, organisation_id: str, job_code: str, book: RuleBook, today: date
+) -> JobMappingOut:
     async with read_transaction(session):
         mapping = await session.get(JobMapping, (organisation_id, job_code))
     if mapping is None:
         raise NotFound("job mapping")
-    return mapping
+    return view(mapping, book, today)
 
 
 async def delete_mapping(session: AsyncSession, organisation_id: str, job_code: str) -> None:

@@ -22,13 +22,13 @@ async def create_licence_application(response: Response, session: Session, actor
     current licence, or the current one was refused, revoked or surrendered."""
     licence = await service.create_application(session, actor.organisation_id, actor_of(actor), now)
     response.headers["Location"] = "/v1/licence"
-    return tagged(response, service.view(licence, now))
+    return tagged(response, licence)
 
 
 @router.get("/licence")
 async def get_licence(response: Response, session: Session, actor: Viewer, now: Now) -> LicenceOut:
     """The organisation's current licence and the actions allowed on it now."""
-    return tagged(response, service.view(await service.get_licence(session, actor.organisation_id), now))
+    return tagged(response, await service.get_licence(session, actor.organisation_id, now))
 
 
 @router.post(
@@ -51,13 +51,13 @@ async def apply_licence_action(
     licence = await service.apply_action(
         session, context(actor, now, book), action, body, if_match, follow=follow_licence
     )
-    return tagged(response, service.view(licence, now))
+    return tagged(response, licence)
 
 
 @router.get("/cos-allocation")
 async def get_cos_allocation(response: Response, session: Session, actor: Viewer) -> AllocationOut:
     """The undefined-CoS allocation for the current allocation year: granted, used and remaining."""
-    return tagged(response, service.allocation_view(await service.get_allocation(session, actor.organisation_id)))
+    return tagged(response, await service.get_allocation(session, actor.organisation_id))
 
 
 @router.put("/cos-allocation", responses=problem_responses(412, 428))
@@ -72,4 +72,4 @@ async def set_cos_allocation(
     """Record the allocation the SMS shows. Changing an existing one needs If-Match; a new allocation
     year starts the used count from zero."""
     allocation = await service.set_allocation(session, actor.organisation_id, body, if_match, actor_of(actor), now)
-    return tagged(response, service.allocation_view(allocation))
+    return tagged(response, allocation)

@@ -52,7 +52,7 @@ async def current_licence(session: AsyncSession, organisation_id: str, *, lock: 
     return (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
 
 
-async def create_application(session: AsyncSession, organisation_id: str, actor: Actor, now: datetime) -> Licence:
+async def create_application(session: AsyncSession, organisation_id: str, actor: Actor, now: datetime) -> LicenceOut:
     async with write_transaction(session):
         existing = await current_licence(session, organisation_id, lock=True)
         if existing is not None:
@@ -82,15 +82,15 @@ async def create_application(session: AsyncSession, organisation_id: str, actor:
             [EventDraft("licence.created", "licence", licence.id, to_state=licence.state)],
             now,
         )
-    return licence
+    return view(licence, now)
 
 
-async def get_licence(session: AsyncSession, organisation_id: str) -> Licence:
+async def get_licence(session: AsyncSession, organisation_id: str, now: datetime) -> LicenceOut:
     async with read_transaction(session):
         licence = await current_licence(session, organisation_id)
     if licence is None:
         raise NotFound("licence")
-    return licence
+    return view(licence, now)
 
 
 #: What the licence's cases do when it changes state (design §2.1): given by the caller, because the hire
@@ -105,7 +105,7 @@ async def apply_action(
     raw_payload: dict[str, object] | None,
     if_match: IfMatch,
     follow: FollowLicence,
-) -> Licence:
+) -> LicenceOut:
     cases.check_action_exists(LICENCE, action)
     payload = cases.parse_payload(LICENCE_ACTION_PAYLOADS[action], raw_payload)
     organisation_id, now, today = ctx.organisation_id, ctx.now, ctx.today
@@ -135,7 +135,7 @@ async def apply_action(
             events += await follow(session, ctx.as_system(), applied.to_state, effective)
         await audit.record(session, organisation_id, ctx.actor, events[:1], now)
         await audit.record(session, organisation_id, SYSTEM, events[1:], now)
-    return licence
+    return view(licence, now)
 
 
 def _effective(payload: BaseModel, today: date) -> date:
@@ -168,12 +168,12 @@ def allocation_view(allocation: CosAllocation) -> AllocationOut:
     )
 
 
-async def get_allocation(session: AsyncSession, organisation_id: str) -> CosAllocation:
+async def get_allocation(session: AsyncSession, organisation_id: str) -> AllocationOut:
     async with read_transaction(session):
         allocation = await _allocation(session, organisation_id)
     if allocation is None:
         raise NotFound("CoS allocation")
-    return allocation
+    return allocation_view(allocation)
 
 
 async def _allocation(session: AsyncSession, organisation_id: str, *, lock: bool = False) -> CosAllocation | None:
@@ -188,7 +188,7 @@ async def set_allocation(
     if_match: IfMatch | None,
     actor: Actor,
     now: datetime,
-) -> CosAllocation:
+) -> AllocationOut:
     """Record the allocation year the SMS shows. A new year starts `used` again from zero."""
     async with write_transaction(session):
         allocation = await _allocation(session, organisation_id, lock=True)
@@ -236,4 +236,4 @@ async def set_allocation(
             ],
             now,
         )
-    return allocation
+    return allocation_view(allocation)

@@ -37,7 +37,7 @@ async def list_obligations(
 @router.get("/obligations/{obligation_id}")
 async def get_obligation(obligation_id: str, response: Response, session: Session, actor: Viewer) -> ObligationOut:
     obligation = await service.get_obligation(session, actor.organisation_id, obligation_id)
-    return tagged(response, ObligationOut.model_validate(obligation))
+    return tagged(response, obligation)
 
 
 @router.post("/obligations/{obligation_id}/actions/report", responses=problem_responses(409, 412))
@@ -55,7 +55,7 @@ async def report_obligation(
     obligation = await service.resolve(
         session, actor.organisation_id, obligation_id, "report", body, if_match, actor_of(actor), now
     )
-    return tagged(response, ObligationOut.model_validate(obligation))
+    return tagged(response, obligation)
 
 
 @router.post("/obligations/{obligation_id}/actions/waive", responses=problem_responses(409, 412))
@@ -72,7 +72,7 @@ async def waive_obligation(
     obligation = await service.resolve(
         session, actor.organisation_id, obligation_id, "waive", body, if_match, actor_of(actor), now
     )
-    return tagged(response, ObligationOut.model_validate(obligation))
+    return tagged(response, obligation)
 
 
 @router.post("/organisation-changes", status_code=201)
@@ -83,4 +83,4 @@ async def record_organisation_change(
     the obligation to report it within 20 working days, counted with the main address's bank holidays."""
     obligation = await service.record_organisation_change(session, context(actor, now, book), body)
     response.headers["Location"] = f"/v1/obligations/{obligation.id}"
-    return tagged(response, ObligationOut.model_validate(obligation))
+    return tagged(response, obligation)

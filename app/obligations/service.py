@@ -173,9 +173,9 @@ async def list_obligations(
     return _BY_DUE.page(rows, limit, ObligationOut.model_validate)
 
 
-async def get_obligation(session: AsyncSession, organisation_id: str, obligation_id: str) -> Obligation:
+async def get_obligation(session: AsyncSession, organisation_id: str, obligation_id: str) -> ObligationOut:
     async with read_transaction(session):
-        return await _find(session, organisation_id, obligation_id)
+        return ObligationOut.model_validate(await _find(session, organisation_id, obligation_id))
 
 
 async def _find(session: AsyncSession, organisation_id: str, obligation_id: str, *, lock: bool = False) -> Obligation:
@@ -195,7 +195,7 @@ async def resolve(
     if_match: IfMatch | None,
     actor: Actor,
     now: datetime,
-) -> Obligation:
+) -> ObligationOut:
     """Report (late if after the due date) or waive an obligation, and settle its deadline."""
     today = uk_today(now)
     async with write_transaction(session):
@@ -241,12 +241,12 @@ async def resolve(
             ],
             now,
         )
-    return obligation
+    return ObligationOut.model_validate(obligation)
 
 
 async def record_organisation_change(
     session: AsyncSession, ctx: Context, change: OrganisationChangeIn
-) -> Obligation:
+) -> ObligationOut:
     """A sponsor-level change (name, address, key personnel, ownership, trading, size): 20 working days
     to report it, counted with the bank holidays of the sponsor's main address."""
     if change.effective_date > ctx.today:
@@ -263,4 +263,4 @@ async def record_organisation_change(
         )
         await session.flush()
         await audit.record(session, ctx.organisation_id, ctx.actor, [opened], ctx.now)
-    return obligation
+    return ObligationOut.model_validate(obligation)

@@ -36,7 +36,7 @@ async def create_organisation(
     `POST /v1/api-keys` and the `Sponsorflow-Organisation` header."""
     if body.sandbox and not request.app.state.settings.sandbox_enabled:
         raise ProblemError(422, "sandbox_disabled", "sandbox organisations are disabled on this deployment")
-    org = OrganisationOut.model_validate(await service.create_organisation(session, body, now))
+    org = await service.create_organisation(session, body, now)
     response.headers["Location"] = f"/v1/organisations/{org.id}"
     return tagged(response, org)
 
@@ -55,7 +55,7 @@ async def get_organisation(
 ) -> OrganisationOut:
     """Read an organisation: platform keys any, organisation keys their own."""
     service.visible_organisation_id(principal, organisation_id)
-    return tagged(response, OrganisationOut.model_validate(await service.get_organisation(session, organisation_id)))
+    return tagged(response, await service.get_organisation(session, organisation_id))
 
 
 @router.patch("/organisations/{organisation_id}", responses=problem_responses(412, 428))
@@ -73,7 +73,7 @@ async def update_organisation(
     if not principal.is_platform and principal.role is not Role.admin:
         raise ProblemError(403, "forbidden", "changing the organisation needs the admin role")
     org = await service.update_organisation(session, organisation_id, body, if_match, now)
-    return tagged(response, OrganisationOut.model_validate(org))
+    return tagged(response, org)
 
 
 @router.post("/api-keys", status_code=201)
@@ -93,4 +93,4 @@ async def list_api_keys(session: Session, actor: Admin, cursor: Cursor, limit: L
 @router.delete("/api-keys/{key_id}")
 async def revoke_api_key(key_id: str, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyOut:
     """Revoke a key at once. Revoking twice is harmless."""
-    return ApiKeyOut.model_validate(await service.revoke_api_key(session, actor.organisation_id, key_id, now))
+    return await service.revoke_api_key(session, actor.organisation_id, key_id, now)

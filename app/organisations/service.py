@@ -76,7 +76,7 @@ def add_api_key(
     return ApiKeyCreated(**ApiKeyOut.model_validate(row).model_dump(), key=key)
 
 
-async def create_organisation(session: AsyncSession, data: OrganisationCreate, now: datetime) -> Organisation:
+async def create_organisation(session: AsyncSession, data: OrganisationCreate, now: datetime) -> OrganisationOut:
     if data.test_clock_id is not None and not data.sandbox:
         raise ProblemError(422, "sandbox_required", "only sandbox organisations can live on a test clock")
     async with write_transaction(session):
@@ -97,7 +97,7 @@ async def create_organisation(session: AsyncSession, data: OrganisationCreate, n
             if data.test_clock_id is None or not is_foreign_key_violation(exc):
                 raise
             raise ProblemError(422, "unknown_test_clock", f"no test clock {data.test_clock_id}") from exc
-        return org
+        return OrganisationOut.model_validate(org)
 
 
 async def list_organisations(
@@ -116,17 +116,17 @@ def visible_organisation_id(principal: Principal, organisation_id: str) -> str:
     return organisation_id
 
 
-async def get_organisation(session: AsyncSession, organisation_id: str) -> Organisation:
+async def get_organisation(session: AsyncSession, organisation_id: str) -> OrganisationOut:
     async with read_transaction(session):
         org = await session.get(Organisation, organisation_id)
     if org is None:
         raise NotFound("organisation")
-    return org
+    return OrganisationOut.model_validate(org)
 
 
 async def update_organisation(
     session: AsyncSession, organisation_id: str, data: OrganisationUpdate, if_match: IfMatch, now: datetime
-) -> Organisation:
+) -> OrganisationOut:
     async with write_transaction(session):
         org = (
             await session.execute(for_update(select(Organisation).where(Organisation.id == organisation_id)))
@@ -139,7 +139,7 @@ async def update_organisation(
                 setattr(org, field, value)
         org.version += 1
         org.updated_at = now
-    return org
+    return OrganisationOut.model_validate(org)
 
 
 async def create_api_key(
@@ -162,7 +162,7 @@ async def list_api_keys(
     return _BY_KEY_ID.page(rows, limit, ApiKeyOut.model_validate)
 
 
-async def revoke_api_key(session: AsyncSession, organisation_id: str, key_id: str, now: datetime) -> ApiKey:
+async def revoke_api_key(session: AsyncSession, organisation_id: str, key_id: str, now: datetime) -> ApiKeyOut:
     async with write_transaction(session):
         row = (
             await session.execute(
@@ -173,4 +173,4 @@ async def revoke_api_key(session: AsyncSession, organisation_id: str, key_id: st
             raise NotFound("API key")
         if row.revoked_at is None:
             row.revoked_at = now
-    return row
+    return ApiKeyOut.model_validate(row)
