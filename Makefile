@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/sponsorflow_test
 CHECK_DB := .sponsorflow/alembic-check.db
 
-.PHONY: install run test lint typecheck migrations-check openapi openapi-check test-sqlite test-postgres bench clean
+PROMTOOL_DIR := .sponsorflow/tools
+
+.PHONY: install run test lint typecheck migrations-check openapi openapi-check test-sqlite test-postgres bench clean promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +25,17 @@ run: install
 	$(BIN)/sponsorflow serve
 
 ## Everything CI checks: lint, types, migrations vs models, OpenAPI drift, the suite on SQLite and PostgreSQL.
-test: install lint typecheck migrations-check openapi-check test-sqlite test-postgres
+test: install promtool lint typecheck migrations-check openapi-check test-sqlite test-postgres
+
+## promtool checks deploy/prometheus-alerts.yml in the suite. Unpacked from Debian's `prometheus` package
+## into $(PROMTOOL_DIR) (nothing installed, no service started); root may refresh apt's lists for it.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || test -x $(PROMTOOL_DIR)/usr/bin/promtool || { \
+	  mkdir -p $(PROMTOOL_DIR) && cd $(PROMTOOL_DIR) && \
+	  { apt-get download prometheus >/dev/null 2>&1 || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1 && apt-get download prometheus >/dev/null 2>&1; }; } && \
+	  dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb && echo "promtool unpacked into $(PROMTOOL_DIR)"; \
+	} || echo "promtool unavailable: the tests that need it are skipped (CI fails without it)"
 
 lint: install
 	$(BIN)/ruff check app tests migrations $(wildcard bench)

@@ -86,6 +86,16 @@ def add_working_days(start: date, n: int, nation: Nation, *, strict: bool = Fals
     return d
 
 
+def working_days_between(start: date, end: date, nation: Nation) -> int:
+    """Working days after `start` up to and including `end` (negative when `end` is earlier): how many
+    working days are left until a due date, or how many have passed since one."""
+    _require_date(start)
+    _require_date(end)
+    low, high, sign = (start, end, 1) if start <= end else (end, start, -1)
+    count = sum(1 for k in range(1, (high - low).days + 1) if is_working_day(low + timedelta(days=k), nation))
+    return sign * count
+
+
 def add_calendar_days(d: date, n: int) -> date:
     _require_date(d)
     return d + timedelta(days=n)

@@ -1,4 +1,4 @@
-"""sponsorflow serve | worker | migrate | openapi | keys create | demo"""
+"""sponsorflow serve | worker | migrate | openapi | keys create | demo | retention"""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
@@ -13,13 +14,17 @@ import uvicorn
 from app.api.request_context import configure_logging
 from app.clock import SystemClock
 from app.config import Settings, get_settings
+from app.context import UK, uk_today
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade
 from app.main import create_app
+from app.ops.metrics import instrument_pool, serve_separately
+from app.ops.multiprocess import prepare_multiprocess
 from app.organisations import service
 from app.organisations.bootstrap import bootstrap_development
 from app.organisations.principals import Role
 from app.organisations.schemas import ApiKeyCreate
+from app.retention import service as retention
 from app.rules.loader import load_rulebook
 from app.worker.loop import Worker
 
@@ -30,13 +35,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(_migrate(settings))
     if settings.bootstrap_dev_keys:
         _print_bootstrap(asyncio.run(_bootstrap(settings)), settings)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_config=None,
-        proxy_headers=True,
-    )
+    workers = args.workers or 1
+    if workers > 1:
+        prepare_multiprocess()  # before uvicorn starts the workers: they inherit the directory
+    if settings.metrics_port is not None:
+        # In this process: with several workers it is uvicorn's supervisor, which outlives them all.
+        serve_separately(settings.metrics_host, settings.metrics_port)
+    host, port = args.host or settings.host, args.port or settings.port
+    if workers > 1:
+        uvicorn.run(
+            "app.main:serve_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            proxy_headers=True,
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=True)
     return 0
 
 
@@ -116,9 +133,12 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     book = load_rulebook(settings.rules_path)
+    if settings.metrics_port is not None and not args.once:
+        serve_separately(settings.metrics_host, settings.metrics_port)
 
     async def run() -> None:
         engine = create_engine(settings)
+        instrument_pool(engine)
         worker = Worker(create_sessionmaker(engine), book, settings)
         try:
             if args.once:
@@ -133,6 +153,39 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _retention(args: argparse.Namespace, settings: Settings) -> int:
+    if args.as_of is not None and not args.dry_run:
+        print("--as-of previews a later date: use it with --dry-run (erasure runs as of now only)", file=sys.stderr)
+        return 2
+    now = SystemClock().now()
+    if args.as_of is not None:
+        as_of = datetime.fromisoformat(args.as_of)
+        now = (as_of if as_of.tzinfo else as_of.replace(tzinfo=UK)).astimezone(UTC)  # a bare date: UK time
+
+    async def run() -> int:
+        engine = create_engine(settings)
+        sessions = create_sessionmaker(engine)
+        try:
+            planned = await retention.plan(sessions, now)
+            held = [p for p in planned if p.legal_hold]
+            for p in planned:
+                verdict = f"kept: legal hold ({p.legal_hold_reason})" if p.legal_hold else "erase"
+                print(
+                    f"{p.hire_id}  organisation {p.organisation_id}  retention date {uk_today(p.retention_date)}  "
+                    f"{verdict}  fields: {', '.join(p.fields) or '-'}  events: {p.events}"
+                )
+            if args.dry_run:
+                print(f"dry run: {len(planned) - len(held)} case(s) would be erased, {len(held)} kept by a legal hold")
+                return 0
+            erased = await retention.erase_due(sessions, now)
+            print(f"erased {erased} case(s); {len(held)} kept by a legal hold")
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sponsorflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,10 +194,15 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--migrate", action="store_true", help="upgrade the database first")
+    serve.add_argument(
+        "--workers", type=int, help="uvicorn worker processes (metrics then aggregate over all of them)"
+    )
     serve.set_defaults(func=_serve)
 
     worker = sub.add_parser(
-        "worker", help="run the background jobs (any number of processes on PostgreSQL share the work)"
+        "worker",
+        help="run the background jobs: deadlines, retention, domain gauges (any number of processes on PostgreSQL "
+        "share the work; metrics on SPONSORFLOW_METRICS_PORT)",
     )
     worker.add_argument("--once", action="store_true", help="one tick of every job over what is due now, then exit")
     worker.set_defaults(func=_worker)
@@ -163,6 +221,13 @@ def _build_parser() -> argparse.ArgumentParser:
     create.add_argument("--organisation", help="organisation id (omit for a platform key)")
     create.add_argument("--name", default="created from the shell")
     create.set_defaults(func=_keys_create)
+
+    erase = sub.add_parser(
+        "retention", help="erase the personal data of closed cases past their retention date (the worker does it too)"
+    )
+    erase.add_argument("--dry-run", action="store_true", help="list what would be erased, change nothing")
+    erase.add_argument("--as-of", help="with --dry-run: what would go by this date or time (ISO 8601, e.g. 2028-02-01)")
+    erase.set_defaults(func=_retention)
 
     demo = sub.add_parser("demo", help="on an empty database: a platform key, a demo organisation and its admin key")
     demo.set_defaults(func=_demo)

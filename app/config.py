@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     scheduler_enabled: bool | None = None
     scheduler_interval_seconds: float = Field(default=5.0, gt=0)
     scheduler_batch_size: int = Field(default=200, ge=1)
+    # /metrics: with a token it needs `Authorization: Bearer <token>`; with a port it is served only there
+    # (a bind of its own, e.g. reachable from the monitoring network alone). In production one is needed.
+    metrics_token: SecretStr | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_refresh_seconds: float = Field(
+        default=30.0, gt=0, description="how often the background loop recounts the domain gauges"
+    )
 
     @model_validator(mode="after")
     def _development_only_features(self) -> Settings:
@@ -74,6 +82,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.production
+
+    @property
+    def metrics_on_api_port(self) -> bool:
+        """/metrics is answered on the API's own port: not when it has a port of its own, and in
+        production only behind a token."""
+        return self.metrics_port is None and (self.metrics_token is not None or not self.is_production)
 
 
 @lru_cache

@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import __version__
 from app.api import problems
 from app.api.limits import BodyLimitMiddleware
-from app.api.request_context import RequestContextMiddleware
+from app.api.request_context import RequestContextMiddleware, configure_logging
 from app.audit.router import router as events_router
+from app.audit_packs.router import router as audit_router
 from app.clock import Clock, SystemClock
+from app.compliance.router import router as compliance_router
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.deadlines.router import router as deadlines_router
@@ -30,8 +32,10 @@ from app.job_mappings.router import router as job_mappings_router
 from app.licences.router import router as licences_router
 from app.licences.schemas import LICENCE_ACTION_PAYLOADS
 from app.obligations.router import router as obligations_router
+from app.ops.metrics import HttpMetricsMiddleware, instrument_pool, process_exiting
 from app.ops.router import router as ops_router
 from app.organisations.router import router as organisations_router
+from app.retention.router import router as retention_router
 from app.rules.book import RuleBook, RuleNotFound
 from app.rules.loader import load_rulebook
 from app.rules.router import router as rules_router
@@ -101,6 +105,7 @@ def create_app(
                     await embedded
             if owns_engine:
                 await engine.dispose()
+            process_exiting()
 
     app = FastAPIOffline(
         title="sponsorflow",
@@ -112,6 +117,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    instrument_pool(engine)
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
     # Bad rules data refuses to start here, not on the first request that needs it.
@@ -130,10 +136,13 @@ def create_app(
         job_mappings_router,
         workflows_router,
         events_router,
+        audit_router,
         deadlines_router,
         sandbox_router,
         obligations_router,
         rules_router,
+        retention_router,
+        compliance_router,
     ):
         app.include_router(router)
 
@@ -147,8 +156,16 @@ def create_app(
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(HttpMetricsMiddleware)
     _document_problems(app)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app factory each `sponsorflow serve --workers N` process calls (settings from the environment)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def _document_problems(app: FastAPI) -> None:

@@ -2,6 +2,7 @@
 
 from app.api import models as _api_models  # noqa: F401
 from app.audit import models as _audit_models  # noqa: F401
+from app.audit_packs import models as _audit_pack_models  # noqa: F401
 from app.db.base import Base
 from app.deadlines import models as _deadline_models  # noqa: F401
 from app.hires import models as _hire_models  # noqa: F401

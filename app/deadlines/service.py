@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.cursors import Keyset, Page, narrowed
 from app.audit.service import EventDraft
+from app.clock import ensure_utc
 from app.db.transactions import for_update, read_transaction
 from app.deadlines.models import Deadline
 from app.deadlines.policy import UK_TIME, Anchor, DeadlineSpec, compute, due_at
@@ -21,6 +22,20 @@ from app.ids import new_id
 from app.rules.book import RuleBook
 
 OPEN = ("pending", "warned")
+
+#: Kinds the scheduler never fires. The retention date is when records may go, not a duty missed: the
+#: retention job settles it (met) when it erases the case's personal data, or a legal hold keeps it open.
+NOT_SCHEDULED = frozenset({"record_retention"})
+
+
+async def due_lag(session: AsyncSession, now: datetime) -> float:
+    """Seconds the oldest due real-time row has waited (0 when none is due): the due index's first entry."""
+    oldest = (
+        await session.execute(
+            select(func.min(Deadline.next_fire_at)).where(Deadline.clock_id.is_(None), Deadline.next_fire_at <= now)
+        )
+    ).scalar_one_or_none()
+    return max((now - ensure_utc(oldest)).total_seconds(), 0.0) if oldest is not None else 0.0
 
 
 def warn_at(warn_on: date) -> datetime:
@@ -53,7 +68,7 @@ def _row(
         due_at=due,
         warn_at=next_warning,
         pending_warnings=[w.isoformat() for w in warnings[1:]],
-        next_fire_at=min(next_warning or due, due),
+        next_fire_at=None if first.kind in NOT_SCHEDULED else min(next_warning or due, due),
         rule_id=first.rule_id,
         rule_source=first.rule_source.model_dump(mode="json"),
         nation=first.nation.value,

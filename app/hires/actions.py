@@ -66,6 +66,8 @@ async def act(
     facts = hire_facts(licence, allocation, ctx.today, eligibility.stored(hire), open_obligations)
     applied = cases.run(HIRE, hire, action, GuardInput(hire, facts, payload.model_dump()), by_system=by_system)
     record(hire, applied.from_state, payload, ctx.today)
+    if applied.to_state != applied.from_state:
+        hire.state_entered_at = ctx.now
     if applied.action == "assign_cos" and applied.from_state == "draft":
         assert allocation is not None  # the undefined_cos_left guard refused otherwise
         allocation.used += 1

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -70,5 +70,18 @@ class Hire(Base):
     ended_on: Mapped[date | None] = mapped_column(Date)
     end_reason: Mapped[str | None] = mapped_column(String(500))
 
+    # When the case entered its current state: how long it has been there (the compliance summary).
+    state_entered_at: Mapped[datetime]
+
+    # Records retention: a legal hold keeps the personal fields past the retention date.
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    legal_hold_reason: Mapped[str | None] = mapped_column(String(500))
+    legal_hold_since: Mapped[datetime | None]
+    personal_data_erased_at: Mapped[datetime | None]
+
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    @property
+    def worker_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"

@@ -141,6 +141,13 @@ class HireOut(BaseModel):
     actual_start_date: date | None
     ended_on: date | None
     end_reason: str | None
+    state_entered_at: datetime = Field(description="when the case entered its current state")
+    legal_hold: bool = Field(description="a legal hold keeps the personal data past the retention date")
+    legal_hold_reason: str | None
+    legal_hold_since: datetime | None
+    personal_data_erased_at: datetime | None = Field(
+        description="set once retention erased the personal fields (names read `[erased]`)"
+    )
     created_at: datetime
     updated_at: datetime
     available_actions: list[AvailableActionOut]

@@ -107,6 +107,8 @@ async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> 
             held_skilled_worker_permission_before_2025_07_22=False,
             first_sponsored_before_2024_04_04=False,
             uses_allocation=False,
+            legal_hold=False,
+            state_entered_at=ctx.now,
             created_at=ctx.now,
             updated_at=ctx.now,
             **{k: (v.value if hasattr(v, "value") else v) for k, v in values.items()},

@@ -17,6 +17,7 @@ class Obligation(Base):
     __table_args__ = (
         Index("ix_obligations_org_due", "organisation_id", "due_on", "id"),
         Index("ix_obligations_hire", "hire_id", "status"),
+        Index("ix_obligations_status", "status"),  # counts by status for the metrics
     )
 
     id: Mapped[str] = mapped_column(String(48), primary_key=True)

@@ -59,6 +59,16 @@ DURATIONS: Final = (
 # Calendar-day offsets before permission ends at which to warn that a follow-up RTW check is due.
 RTW_FOLLOW_UP_WARNINGS: Final = "rtw.follow_up_warnings"
 
+# --- casework and compliance --------------------------------------------------------------------------
+COMPLIANCE_DEADLINE_HORIZON: Final = "compliance.deadline_horizon"
+NORMAL_DURATION_PREFIX: Final = "case.normal_duration."
+
+
+def normal_duration(state: str) -> str:
+    """`case.normal_duration.<state>`: how long a hire case normally stays in the state (none for some)."""
+    return NORMAL_DURATION_PREFIX + state
+
+
 # --- eligibility --------------------------------------------------------------------------------------
 MINIMUM_RQF: Final = "skill.minimum_rqf"
 TRANSITIONAL_PROTECTION: Final = "skill.transitional_protection"

@@ -30,6 +30,7 @@ from app.hires import queries as hire_queries
 from app.hires.models import Hire
 from app.obligations import service as obligations
 from app.obligations.models import Obligation
+from app.ops import metrics
 from app.organisations.models import Organisation
 from app.rules.book import RuleBook
 
@@ -64,6 +65,10 @@ async def fire_due(
             # Counter rows locked in one global order, so passes spanning organisations cannot deadlock.
             for organisation_id, drafts in sorted(batch.drafts.items()):
                 await audit.record(session, organisation_id, SYSTEM, drafts, now)
+        # Counted once committed: a rolled-back batch fired nothing.
+        metrics.SCHEDULER_DUE_ROWS.inc(len(rows))
+        for item in batch.fired:
+            metrics.SCHEDULER_FIRED.labels(item.outcome, item.kind).inc()
         fired += batch.fired
         if len(rows) < batch_size:
             return fired

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
+from app.deadlines import service as deadline_rows
 from app.deadlines.schemas import Fired
+from app.ops import metrics
+from app.ops.gauges import DomainGauges
+from app.retention import service as retention
 from app.rules.book import RuleBook
 from app.web import idempotency
 from app.worker import deadlines
@@ -34,9 +39,12 @@ class Worker:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], book: RuleBook, settings: Settings) -> None:
         self.sessions, self.book, self.settings = sessions, book, settings
+        self.gauges = DomainGauges(settings.metrics_refresh_seconds)
         self.jobs: list[Job] = [
             Job("deadlines", self._deadlines),
+            Job("retention", self._erase_past_retention),
             Job("idempotency_keys", self._prune_idempotency_keys),
+            Job("domain_gauges", self._refresh_gauges),
         ]
 
     async def fire_deadlines(self, now: datetime, *, clock_id: str | None = None) -> list[Fired]:
@@ -46,18 +54,33 @@ class Worker:
         )
 
     async def _deadlines(self, now: datetime) -> int:
+        # The lag before the pass: how long the oldest due row has waited for one to come.
+        async with self.sessions() as session:
+            metrics.SCHEDULER_LAG.set(await deadline_rows.due_lag(session, now))
         return len(await self.fire_deadlines(now))
+
+    async def _erase_past_retention(self, now: datetime) -> int:
+        erased = await retention.erase_due(self.sessions, now)
+        metrics.RETENTION_ERASED.inc(erased)
+        return erased
+
+    async def _refresh_gauges(self, now: datetime) -> int:
+        return int(await self.gauges.refresh_if_stale(self.sessions))
 
     async def _prune_idempotency_keys(self, now: datetime) -> int:
         return await idempotency.prune(self.sessions, now - timedelta(hours=self.settings.idempotency_retention_hours))
 
     async def tick(self, now: datetime) -> dict[str, int]:
+        started = time.perf_counter()
         done: dict[str, int] = {}
         for job in self.jobs:
             try:
                 done[job.name] = await job.run(now)
             except Exception:
+                metrics.WORKER_JOB_FAILURES.labels(job.name).inc()
                 log.exception("job failed; it runs again next tick", extra={"job": job.name})
+        metrics.SCHEDULER_TICKS.inc()
+        metrics.SCHEDULER_TICK_DURATION.observe(time.perf_counter() - started)
         return done
 
     async def run_forever(self, clock: Clock) -> None:

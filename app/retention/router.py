@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from fastapi import Response
+
+from app.api.etags import etag
+from app.api.problems import problem_responses
+from app.db.session import Session
+from app.retention import service
+from app.retention.schemas import LegalHoldIn, LegalHoldOut
+from app.web.auth import Admin, Viewer
+from app.web.routing import Now, actor_of, v1_router
+
+router = v1_router("retention")
+
+
+def _tagged(response: Response, hold: LegalHoldOut) -> LegalHoldOut:
+    response.headers["ETag"] = etag(hold.version)  # the case's new version: a client's If-Match follows it
+    return hold
+
+
+@router.get("/hires/{hire_id}/legal-hold")
+async def get_legal_hold(hire_id: str, session: Session, actor: Viewer) -> LegalHoldOut:
+    """Whether a legal hold keeps the case's personal data past its retention date."""
+    return await service.get_legal_hold(session, actor.organisation_id, hire_id)
+
+
+@router.put("/hires/{hire_id}/legal-hold", responses=problem_responses(409))
+async def set_legal_hold(
+    hire_id: str, body: LegalHoldIn, response: Response, session: Session, actor: Admin, now: Now
+) -> LegalHoldOut:
+    """Put the case under legal hold: retention will not erase it until the hold is cleared. Admins only;
+    an audit event records who and why."""
+    hold = await service.set_legal_hold(session, actor.organisation_id, hire_id, body, actor_of(actor), now)
+    return _tagged(response, hold)
+
+
+@router.delete("/hires/{hire_id}/legal-hold")
+async def clear_legal_hold(hire_id: str, response: Response, session: Session, actor: Admin, now: Now) -> LegalHoldOut:
+    """Lift the legal hold; a case already past its retention date is erased on the next pass."""
+    return _tagged(
+        response, await service.clear_legal_hold(session, actor.organisation_id, hire_id, actor_of(actor), now)
+    )
