@@ -92,7 +92,7 @@ async def test_patching_a_required_field_to_null_is_a_422(work: Casework) -> Non
     # A field the case must always have cannot be patched to null.
     hid = (await work.create(inside_uk=False))["id"]
     r = await work.client.patch(
-        f"/v1/hires/{hid}", json={"salary_option": None}, headers=work.headers(**{"If-Match": work.etags[hid]})
+        f"/v1/hires/{hid}", json={"phd": None}, headers=work.headers(**{"If-Match": work.etags[hid]})
     )
     assert r.status_code == 422, (r.status_code, r.text)
 

@@ -8,7 +8,7 @@ from typing import Any
 from app.errors import Reason
 from app.hires.models import Hire
 from app.rules.book import RuleBook
-from app.rules.eligibility import EligibilityInput, ReasonOutcome, SalaryOption, check_eligibility
+from app.rules.eligibility import EligibilityInput, PhdQualification, ReasonOutcome, check_eligibility
 from app.workflow import HIRE
 from app.workflow.guards import ELIGIBLE
 
@@ -18,7 +18,11 @@ INPUT_FIELDS = frozenset(
         "soc_code",
         "salary",
         "weekly_hours",
-        "salary_option",
+        "date_of_birth",
+        "switching_from_student_or_graduate",
+        "working_towards_professional_qualification",
+        "postdoctoral_role",
+        "phd",
         "held_skilled_worker_permission_before_2025_07_22",
         "first_sponsored_before_2024_04_04",
         "start_date",
@@ -49,24 +53,39 @@ def evaluate(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str 
             "details_missing", f"Eligibility needs {', '.join(missing)}: complete them to assess it."
         )
     assert hire.soc_code is not None and hire.salary is not None and hire.weekly_hours is not None
+    on = hire.cos_assigned_on or today
     result = check_eligibility(
         book,
         EligibilityInput(
             soc_code=hire.soc_code,
             annual_salary=hire.salary,
             weekly_hours=hire.weekly_hours,
-            salary_option=SalaryOption(hire.salary_option),
+            age_on_application_date=age_on(hire.date_of_birth, hire.visa_applied_on or on),
+            switching_from_student_or_graduate=hire.switching_from_student_or_graduate,
+            working_towards_professional_qualification=hire.working_towards_professional_qualification,
+            postdoctoral_role=hire.postdoctoral_role,
+            phd=PhdQualification(hire.phd),
             held_skilled_worker_permission_before_2025_07_22=hire.held_skilled_worker_permission_before_2025_07_22,
             first_sponsored_before_2024_04_04=hire.first_sponsored_before_2024_04_04,
-            cos_assignment_date=hire.cos_assigned_on or today,
+            cos_assignment_date=on,
         ),
     )
     return result.status.value, result.model_dump(mode="json")
 
 
+def age_on(born: date | None, on: date) -> int | None:
+    """Whole years of age on `on`. Until the visa application is made, the CoS assignment date (or
+    today) stands in for it: the application cannot come earlier, so a worker under the age limit
+    then may still turn it by the application; the answer is re-checked when it is recorded."""
+    if born is None:
+        return None
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
 def assess(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str | None = None) -> None:
-    """Store the case's eligibility as of today."""
+    """Store the case's eligibility as of today, and the salary option it names."""
     hire.eligibility_status, hire.eligibility = evaluate(hire, book, today, unmapped_job_code=unmapped_job_code)
+    hire.salary_option = hire.eligibility.get("salary_option") or None
 
 
 #: States from which an action guarded by eligibility can be taken: there the answer must follow the

@@ -35,6 +35,14 @@ class Hire(Base):
     inside_uk: Mapped[bool | None] = mapped_column(Boolean)
     held_skilled_worker_permission_before_2025_07_22: Mapped[bool] = mapped_column(Boolean, default=False)
     first_sponsored_before_2024_04_04: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the new-entrant and PhD salary options depend on (with the date of birth)
+    # (server defaults fill the rows that existed before these columns)
+    switching_from_student_or_graduate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    working_towards_professional_qualification: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    postdoctoral_role: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    phd: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
 
     # The job
     job_title: Mapped[str | None] = mapped_column(String(200))
@@ -42,7 +50,7 @@ class Hire(Base):
     hris_job_code: Mapped[str | None] = mapped_column(String(100))
     salary: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     weekly_hours: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
-    salary_option: Mapped[str] = mapped_column(String(30), default="standard")
+    salary_option: Mapped[str | None] = mapped_column(String(30))  # the option the eligibility answer names
     start_date: Mapped[date | None] = mapped_column(Date, index=True)
     work_location: Mapped[str | None] = mapped_column(String(200))
     work_nation: Mapped[str | None] = mapped_column(String(30))

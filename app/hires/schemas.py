@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from app.calendar import Nation
-from app.rules.eligibility import SalaryOption
+from app.rules.eligibility import PhdQualification
 from app.workflow.schemas import AvailableActionOut
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["45000.00"])]
@@ -43,6 +43,16 @@ class HireFields(_Strict):
         default=None, description="transitional protection for RQF 3 to 5 occupations"
     )
     first_sponsored_before_2024_04_04: bool | None = Field(default=None, description="the lower-rate salary cohort")
+    switching_from_student_or_graduate: bool | None = Field(
+        default=None, description="switching in the UK from a Student or Graduate visa (new-entrant salary)"
+    )
+    working_towards_professional_qualification: bool | None = Field(
+        default=None, description="working towards a recognised professional qualification (new-entrant salary)"
+    )
+    postdoctoral_role: bool | None = Field(default=None, description="a postdoctoral position (new-entrant salary)")
+    phd: PhdQualification | None = Field(
+        default=None, description="a PhD relevant to the job (relevant PhD or STEM PhD salary)"
+    )
     job_title: str | None = Field(default=None, max_length=200)
     soc_code: SocCode | None = None
     hris_job_code: str | None = Field(
@@ -50,7 +60,6 @@ class HireFields(_Strict):
     )
     salary: Money | None = Field(default=None, description="annual gross salary in GBP")
     weekly_hours: Hours | None = None
-    salary_option: SalaryOption | None = None
     start_date: date | None = Field(default=None, description="planned first day of work (the CoS start date)")
     work_location: str | None = Field(default=None, max_length=200)
     work_nation: Nation | None = Field(default=None, description="its bank holidays count for worker deadlines")
@@ -79,9 +88,12 @@ _NOT_NULL = frozenset(
     {
         "given_name",
         "family_name",
-        "salary_option",
         "held_skilled_worker_permission_before_2025_07_22",
         "first_sponsored_before_2024_04_04",
+        "switching_from_student_or_graduate",
+        "working_towards_professional_qualification",
+        "postdoctoral_role",
+        "phd",
     }
 )
 
@@ -115,12 +127,16 @@ class HireOut(BaseModel):
     inside_uk: bool | None
     held_skilled_worker_permission_before_2025_07_22: bool
     first_sponsored_before_2024_04_04: bool
+    switching_from_student_or_graduate: bool
+    working_towards_professional_qualification: bool
+    postdoctoral_role: bool
+    phd: str
     job_title: str | None
     soc_code: str | None
     hris_job_code: str | None
     salary: Decimal | None
     weekly_hours: Decimal | None
-    salary_option: str
+    salary_option: str | None = Field(description="the salary option the eligibility answer names")
     start_date: date | None
     work_location: str | None
     work_nation: str | None

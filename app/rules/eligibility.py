@@ -35,13 +35,42 @@ from app.rules.models import (
 
 
 class SalaryOption(StrEnum):
-    """The salary options A-E of Appendix Skilled Worker."""
+    """The salary options A-E of Appendix Skilled Worker, in the order the check prefers them when
+    several pass: the standard option has no conditions, the new-entrant option is time-limited."""
 
     standard = "standard"
+    immigration_salary_list = "immigration_salary_list"
     relevant_phd = "relevant_phd"
     stem_phd = "stem_phd"
-    immigration_salary_list = "immigration_salary_list"
     new_entrant = "new_entrant"
+
+    @property
+    def words(self) -> str:
+        return _OPTION_WORDS[self]
+
+
+_OPTION_WORDS = {
+    SalaryOption.standard: "standard",
+    SalaryOption.immigration_salary_list: "Immigration Salary List",
+    SalaryOption.relevant_phd: "relevant PhD",
+    SalaryOption.stem_phd: "STEM PhD",
+    SalaryOption.new_entrant: "new entrant",
+}
+
+
+class PhdQualification(StrEnum):
+    """What the worker's doctorate is worth to the job (options B and C)."""
+
+    none = "none"
+    relevant = "relevant"
+    relevant_stem = "relevant_stem"
+
+
+class OptionOutcome(StrEnum):
+    passes = "passes"
+    needs_review = "needs_review"
+    fails = "fails"
+    not_open = "not_open"
 
 
 class EligibilityStatus(StrEnum):
@@ -68,7 +97,19 @@ class EligibilityInput(BaseModel):
     soc_code: str = Field(min_length=1, max_length=16, description="SOC 2020 code, 4 digits")
     annual_salary: Money = Field(ge=0, description="GBP a year, as a string (e.g. '41700')")
     weekly_hours: Decimal = Field(gt=0, description="contracted hours a week")
-    salary_option: SalaryOption = SalaryOption.standard
+    age_on_application_date: int | None = Field(
+        default=None, ge=0, le=130, description="the worker's age on the visa application date (new entrant)"
+    )
+    switching_from_student_or_graduate: bool = Field(
+        default=False, description="switching in the UK from a Student or Graduate visa (new entrant)"
+    )
+    working_towards_professional_qualification: bool = Field(
+        default=False, description="working towards a recognised professional qualification (new entrant)"
+    )
+    postdoctoral_role: bool = Field(default=False, description="in a postdoctoral position (new entrant)")
+    phd: PhdQualification = Field(
+        default=PhdQualification.none, description="a PhD relevant to the job, in a STEM subject or not"
+    )
     held_skilled_worker_permission_before_2025_07_22: bool = Field(
         default=False, description="on the Skilled Worker route before 22 Jul 2025: transitional protection"
     )
@@ -105,18 +146,32 @@ class SalaryComponent(BaseModel):
     status: RuleStatus | None = Field(description="the weakest grade among the rules it uses")
 
 
+class SalaryOptionAssessment(BaseModel):
+    """One salary option as it stands for this worker and job."""
+
+    option: SalaryOption
+    outcome: OptionOutcome
+    salary_required: Money | None
+    salary_shortfall: Money | None
+    explanation: str = Field(description="why it is open or not, and what it requires")
+
+
 class EligibilityResult(BaseModel):
     status: EligibilityStatus
     soc_code: str
     occupation_title: str | None
     skill_band: SkillBand | None
     cos_assignment_date: date
-    salary_option: SalaryOption
+    salary_option: SalaryOption | None = Field(
+        description="the option that passes, else the closest one; None when the salary was not assessed"
+    )
     annual_salary: Money
     salary_required: Money | None = Field(description="None when a figure it needs is not in the data")
     salary_shortfall: Money | None
     salary_basis: str | None
     salary_components: list[SalaryComponent]
+    options: list[SalaryOptionAssessment] = Field(description="every salary option, open or not, and its outcome")
+    to_pass: list[str] = Field(description="what would make the job pass, when it does not")
     reasons: list[EligibilityReason]
 
 
@@ -180,7 +235,16 @@ _E = TypeVar("_E", MoneyRule, DateRule, NumberRule, SocCodesRule, DurationRule)
 class _Check:
     book: RuleBook
     inp: EligibilityInput
+    option: SalaryOption = SalaryOption.standard
     reasons: list[EligibilityReason] = field(default_factory=list)
+
+    def fork(self, option: SalaryOption) -> _Check:
+        """A check of one salary option, with reasons of its own."""
+        return _Check(self.book, self.inp, option)
+
+    @property
+    def worst(self) -> ReasonOutcome:
+        return max((r.outcome for r in self.reasons), key=lambda o: o.severity, default=ReasonOutcome.ok)
 
     @property
     def on(self) -> date:
@@ -265,7 +329,7 @@ def check_eligibility(book: RuleBook, inp: EligibilityInput) -> EligibilityResul
 
     access = _assess_occupation(check, occupation, current, minimum)
     # No salary can open an occupation that is closed, so its figures would only be noise.
-    salary = None if access is ReasonOutcome.ineligible else _assess_salary(check, occupation, current)
+    salary = None if access is ReasonOutcome.ineligible else _assess_options(check, occupation, current)
     return _result(check, occupation, salary)
 
 
@@ -489,7 +553,8 @@ def _assess_care_work(check: _Check, occ: Occupation) -> ReasonOutcome | None:
 
 # --- salary -------------------------------------------------------------------------------------------
 
-# Which going rate of the occupation tables each option uses: (standard cohort, lower-rate cohort).
+# Which going rate of the occupation tables each option uses: (standard cohort, lower-rate cohort); the
+# Immigration Salary List option uses the list entry's rates.
 _RATE_FIELDS = {
     SalaryOption.standard: ("standard", "lower"),
     SalaryOption.relevant_phd: ("phd_non_stem", "phd_non_stem_lower"),
@@ -504,6 +569,165 @@ class _Salary:
     shortfall: Decimal | None
     basis: str
     components: list[_Component]
+    options: list[SalaryOptionAssessment] = field(default_factory=list)
+    to_pass: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Option:
+    """One salary option tried on its own check: `opens` says why it applies or why it does not."""
+
+    option: SalaryOption
+    open: bool
+    opens: str
+    ref: _Ref | None
+    check: _Check | None = None
+    salary: _Salary | None = None
+
+    @property
+    def outcome(self) -> OptionOutcome:
+        if not self.open:
+            return OptionOutcome.not_open
+        assert self.check is not None
+        return {
+            ReasonOutcome.ok: OptionOutcome.passes,
+            ReasonOutcome.needs_review: OptionOutcome.needs_review,
+            ReasonOutcome.ineligible: OptionOutcome.fails,
+        }[self.check.worst]
+
+    def outcome_if_open(self) -> OptionOutcome | None:
+        """The outcome a worker-dependent option would have if the facts opened it."""
+        if self.check is None:
+            return None
+        return _Option(self.option, True, self.opens, self.ref, self.check, self.salary).outcome
+
+    def rank(self) -> tuple[int, int, Decimal, int]:
+        """Best first: passing, then needing review, then failing on salary alone (smallest shortfall
+        first), then closed by a missing rate; ties go to the preferred option."""
+        assert self.check is not None and self.salary is not None
+        severity = self.check.worst.severity
+        shortfall = self.salary.shortfall
+        blocked = severity == ReasonOutcome.ineligible.severity and shortfall is None
+        return severity, int(blocked), shortfall or Decimal(0), list(SalaryOption).index(self.option)
+
+    def public(self) -> SalaryOptionAssessment:
+        required = self.salary.required if self.salary else None
+        shortfall = self.salary.shortfall if self.salary else None
+        explanation = self.opens
+        if self.open and self.salary is not None:
+            explanation += f"; requires {self.salary.basis}"
+        return SalaryOptionAssessment(
+            option=self.option,
+            outcome=self.outcome,
+            salary_required=required,
+            salary_shortfall=_ceil_penny(shortfall) if shortfall is not None else None,
+            explanation=explanation,
+        )
+
+
+def _assess_options(check: _Check, occ: Occupation, current: bool) -> _Salary:
+    """Try every salary option the facts open, name the one that passes (or the closest), and say what
+    the others would need."""
+    tried = [_option_open(check, occ, option) for option in SalaryOption]
+    for option in tried:
+        # A worker-dependent option is tried even when not open, to say what would open it.
+        if option.open or option.option in _WORKER_OPTIONS:
+            option.check = check.fork(option.option)
+            option.salary = _assess_salary(option.check, occ, current)
+    named = min((o for o in tried if o.open), key=_Option.rank)
+    assert named.check is not None and named.salary is not None
+    check.option = named.option
+    if named.option is not SalaryOption.standard:
+        check.add(
+            ReasonOutcome.ok, "salary_option", f"{named.option.words.capitalize()} option: {named.opens}", named.ref
+        )
+    for reason in named.check.reasons:
+        check.reasons.append(reason)
+    salary = named.salary
+    salary.options = [o.public() for o in tried]
+    if named.outcome is not OptionOutcome.passes:
+        salary.to_pass = _to_pass(named, tried)
+    return salary
+
+
+#: Options that depend on the worker rather than the job: tried even when the facts stated do not open
+#: them, so the answer can say which fact would.
+_WORKER_OPTIONS = frozenset({SalaryOption.relevant_phd, SalaryOption.stem_phd, SalaryOption.new_entrant})
+_PHD_OPENS = {
+    SalaryOption.relevant_phd: (
+        {PhdQualification.relevant, PhdQualification.relevant_stem},
+        "the worker has a PhD relevant to the job",
+    ),
+    SalaryOption.stem_phd: ({PhdQualification.relevant_stem}, "the worker has a STEM PhD relevant to the job"),
+}
+
+
+def _option_open(check: _Check, occ: Occupation, option: SalaryOption) -> _Option:
+    """Whether the facts open `option`, and why in words."""
+    inp = check.inp
+    if option is SalaryOption.standard:
+        return _Option(option, True, "open to every job", None)
+    if option is SalaryOption.immigration_salary_list:
+        until = check.rule(ids.ISL_VALID_UNTIL, DateRule)
+        ref = _Ref.of_rule(until) if until else _Ref(ids.ISL_VALID_UNTIL)
+        if occ.immigration_salary_list is None:
+            return _Option(option, False, f"{occ.label} is not on the Immigration Salary List", ref)
+        if until is None or check.on > until.value:
+            last = f"up to {until.value}" if until else "in another period"
+            return _Option(option, False, f"the Immigration Salary List covers CoS assigned {last}", ref)
+        return _Option(
+            option, True, f"{occ.label} is on the Immigration Salary List for CoS assigned up to {until.value}", ref
+        )
+    if option in _PHD_OPENS:
+        qualifying, words = _PHD_OPENS[option]
+        if inp.phd in qualifying:
+            return _Option(option, True, words, None)
+        return _Option(option, False, f"it applies when {words}", None)
+    return _new_entrant_open(check)
+
+
+def _new_entrant_open(check: _Check) -> _Option:
+    inp = check.inp
+    limit = check.rule(ids.NEW_ENTRANT_AGE_LIMIT, NumberRule)
+    ref = _Ref.of_rule(limit) if limit else _Ref(ids.NEW_ENTRANT_AGE_LIMIT)
+    under = f"under {_plain(limit.value)}" if limit else "under the new-entrant age limit"
+    facts = (
+        (
+            limit is not None and inp.age_on_application_date is not None and inp.age_on_application_date < limit.value,
+            f"the worker is {under} on the visa application date",
+        ),
+        (inp.switching_from_student_or_graduate, "the worker switches from a Student or Graduate visa"),
+        (
+            inp.working_towards_professional_qualification,
+            "the worker is working towards a recognised professional qualification",
+        ),
+        (inp.postdoctoral_role, "the job is a postdoctoral position"),
+    )
+    met = [words for holds, words in facts if holds]
+    if met:
+        return _Option(SalaryOption.new_entrant, True, "; ".join(met), ref)
+    return _Option(
+        SalaryOption.new_entrant,
+        False,
+        f"it applies to a worker {under} on the visa application date, switching from a Student or "
+        "Graduate visa, working towards a recognised professional qualification, or in a postdoctoral position",
+        ref,
+    )
+
+
+def _to_pass(named: _Option, tried: list[_Option]) -> list[str]:
+    hints = []
+    if named.salary is not None and named.salary.required is not None and named.salary.shortfall is not None:
+        hints.append(
+            f"raise the salary to {_gbp(named.salary.required)} ({_gbp(_ceil_penny(named.salary.shortfall))} "
+            f"more) under the {named.option.words} option"
+        )
+    for option in tried:
+        if not option.open and option.outcome_if_open() is OptionOutcome.passes and option.salary is not None:
+            required = option.salary.required
+            needs = f" (it requires {_gbp(required)})" if required is not None else ""
+            hints.append(f"the {option.option.words} option would pass at this salary{needs}: {option.opens}")
+    return hints
 
 
 def _assess_salary(check: _Check, occ: Occupation, current: bool) -> _Salary:
@@ -519,15 +743,16 @@ def _assess_salary(check: _Check, occ: Occupation, current: bool) -> _Salary:
     salary = inp.annual_salary
     shortfall: Decimal | None = None
     deciding: list[_Component] = []
+    words = check.option.words
     if binding is not None and binding.amount is not None and salary < binding.amount:
         shortfall = binding.amount - salary
         deciding = [c for c in known if c.amount is not None and salary < c.amount]
         check.add(
             ReasonOutcome.ineligible,
             "salary_below_required",
-            f"The annual salary of {_gbp(salary)} is {_gbp(shortfall)} short of the {_gbp(binding.amount)} "
-            f"required ({binding.explanation}): raise the salary or check whether another salary option "
-            "applies",
+            f"The annual salary of {_gbp(salary)} is {_gbp(_ceil_penny(shortfall))} short of the "
+            f"{_gbp(binding.amount)} required under the {words} option ({binding.explanation}): raise the "
+            f"salary to {_gbp(binding.amount)}",
             binding.refs[0],
         )
     elif complete and binding is not None and binding.amount is not None:
@@ -535,7 +760,8 @@ def _assess_salary(check: _Check, occ: Occupation, current: bool) -> _Salary:
         check.add(
             ReasonOutcome.ok,
             "salary_meets_requirement",
-            f"The annual salary of {_gbp(salary)} meets the {_gbp(binding.amount)} required ({binding.explanation})",
+            f"The annual salary of {_gbp(salary)} meets the {_gbp(binding.amount)} required under the {words} "
+            f"option ({binding.explanation})",
             binding.refs[0],
         )
     # A doubtful figure matters only where it decides the answer.
@@ -559,7 +785,7 @@ def _assess_salary(check: _Check, occ: Occupation, current: bool) -> _Salary:
 
 
 def _general_threshold(check: _Check) -> _Component:
-    option = check.inp.salary_option
+    option = check.option
     rule_id = ids.general_threshold(option.value, check.inp.first_sponsored_before_2024_04_04)
     rule = check.rule(rule_id, MoneyRule)
     if rule is None:
@@ -587,7 +813,7 @@ def _general_threshold(check: _Check) -> _Component:
 def _going_rate(check: _Check, occ: Occupation, current: bool) -> tuple[_Component, bool]:
     """The going rate for the option, pro-rated to the hours; True when the option is closed to the job."""
     inp = check.inp
-    option = inp.salary_option
+    option = check.option
     lower = inp.first_sponsored_before_2024_04_04
     ref = _Ref.of_occupation(occ)
     rate_name = "lower going rate" if lower else "going rate"
@@ -609,26 +835,7 @@ def _going_rate(check: _Check, occ: Occupation, current: bool) -> tuple[_Compone
     rate: Decimal | None
     if option is SalaryOption.immigration_salary_list:
         entry = occ.immigration_salary_list
-        if entry is None:
-            check.add(
-                ReasonOutcome.ineligible,
-                "not_on_immigration_salary_list",
-                f"{occ.label} is not on the Immigration Salary List: the Immigration Salary List salary "
-                "option is not available for it; use another salary option",
-                ref,
-            )
-            return unknown("not on the Immigration Salary List", blocked=True)
-        until = check.rule(ids.ISL_VALID_UNTIL, DateRule)
-        if until is None or check.on > until.value:
-            last = f"up to {until.value}" if until else "in another period"
-            check.add(
-                ReasonOutcome.ineligible,
-                "immigration_salary_list_ended",
-                f"The Immigration Salary List covers CoS assigned {last}: its salary option is not "
-                f"available for a CoS assigned on {check.on}; use another salary option",
-                _Ref.of_rule(until) if until else _Ref(ids.ISL_VALID_UNTIL),
-            )
-            return unknown("the Immigration Salary List is not in force", blocked=True)
+        assert entry is not None  # the option is tried only for an occupation on the list
         restriction = _list_restriction(entry, occ)
         if restriction is not None:
             check.add(
@@ -657,7 +864,7 @@ def _going_rate(check: _Check, occ: Occupation, current: bool) -> tuple[_Compone
 
 
 def _missing_rate(check: _Check, occ: Occupation, rate_name: str, ref: _Ref) -> tuple[_Component, bool]:
-    option = check.inp.salary_option
+    option = check.option
     rates = occ.going_rates
     if rates.none_published and option is not SalaryOption.immigration_salary_list:
         urls = ", ".join(occ.national_pay_scale_urls) or "the national pay scales"
@@ -735,11 +942,13 @@ def _result(check: _Check, occ: Occupation | None, salary: _Salary | None) -> El
         occupation_title=occ.title if occ else None,
         skill_band=occ.skill_band if occ else None,
         cos_assignment_date=inp.cos_assignment_date,
-        salary_option=inp.salary_option,
+        salary_option=check.option if salary else None,
         annual_salary=inp.annual_salary,
         salary_required=salary.required if salary else None,
         salary_shortfall=_ceil_penny(salary.shortfall) if salary and salary.shortfall is not None else None,
         salary_basis=salary.basis if salary else None,
         salary_components=[c.public() for c in salary.components] if salary else [],
+        options=salary.options if salary else [],
+        to_pass=salary.to_pass if salary else [],
         reasons=check.reasons,
     )

@@ -80,6 +80,7 @@ CARE_WORKER_PRIOR_EMPLOYMENT: Final = "care_workers.prior_employment"
 HOURLY_FLOOR: Final = "salary.hourly_floor"
 HOURLY_FLOOR_LOWER_RATE_COHORT: Final = "salary.hourly_floor.lower_rate_cohort"
 WEEKS_PER_YEAR: Final = "salary.weeks_per_year"
+NEW_ENTRANT_AGE_LIMIT: Final = "salary.new_entrant.age_limit"
 
 
 def general_threshold(option: str, lower_rate_cohort: bool) -> str:

@@ -99,11 +99,10 @@ async def test_7220_with_transitional_protection_is_eligible_at_the_41700_thresh
 
 async def test_3411_artists_is_isl_eligible_until_2026_12_31_and_not_after(client: AsyncClient, tenant: Tenant) -> None:
     # rule shortage_lists.immigration_salary_list.valid_until = 2026-12-31.
-    isl = {"salary_option": "immigration_salary_list"}
-    last_day = await check(client, tenant, job("3411", date(2026, 12, 31), salary="38200", **isl))
+    last_day = await check(client, tenant, job("3411", date(2026, 12, 31), salary="38200"))
     assert (last_day["status"], last_day["occupation_title"]) == ("eligible", "Artists")
     assert "on_immigration_salary_list" in codes(last_day)
-    closed = await check(client, tenant, job("3411", date(2027, 1, 1), salary="60000", **isl))
+    closed = await check(client, tenant, job("3411", date(2027, 1, 1), salary="60000"))
     assert (closed["status"], codes(closed)) == ("ineligible", ["below_skill_level_no_shortage_list"])
 
     viewer = tenant.headers("viewer")
@@ -147,7 +146,8 @@ async def test_an_unknown_soc_code_is_an_answer_not_an_error(client: AsyncClient
         (job("7220", HC_997, salary=41700.5), "annual_salary"),  # money is never a float
         ({"annual_salary": "41700", "weekly_hours": "37.5"}, "soc_code"),
         (job("7220", HC_997, hours="0"), "weekly_hours"),
-        (job("7220", HC_997, salary_option="option_z"), "salary_option"),
+        (job("7220", HC_997, phd="doctorate"), "phd"),
+        (job("7220", HC_997, salary_option="standard"), "salary_option"),  # the facts decide the option
         (job("7220", HC_997, surprise=True), "surprise"),
     ],
 )

@@ -254,11 +254,10 @@ def test_override_extends_with_a_new_window_once_the_shipped_one_is_closed(tmp_p
 
 def test_override_occupation_figure_replaces_the_shipped_one(tmp_path: Path, book: RuleBook) -> None:
     on = date(2026, 1, 5)
-    isl = {"salary_option": "immigration_salary_list"}
-    assert assess(book, "3411", on, salary="38200", **isl).status is EligibilityStatus.eligible
+    assert assess(book, "3411", on, salary="38200").status is EligibilityStatus.eligible
     write_occupations(tmp_path, "skilled-worker-occupations-2025-11.json", {"3411": ARTISTS})
     overridden = load_rulebook(tmp_path)
-    result = assess(overridden, "3411", on, salary="38200", **isl)
+    result = assess(overridden, "3411", on, salary="38200")
     assert result.status is EligibilityStatus.ineligible
     assert result.salary_required == Decimal("40000.00")
     assert overridden.occupation("3411", on).origin is Origin.override

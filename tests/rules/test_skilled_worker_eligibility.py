@@ -14,6 +14,7 @@ from app.rules import (
     EligibilityInput,
     EligibilityResult,
     EligibilityStatus,
+    PhdQualification,
     ReasonOutcome,
     RuleBook,
     SalaryOption,
@@ -120,31 +121,25 @@ def test_3411_is_artists_not_customer_service(book: RuleBook) -> None:
 def test_3411_is_isl_eligible_for_cos_assigned_up_to_2026_12_31(
     book: RuleBook, option: SalaryOption, salary: str
 ) -> None:
-    # The ISL opens the RQF 3-5 job; the salary option decides the threshold (£33,400 ISL, £41,700 standard).
-    result = assess(book, "3411", date(2026, 12, 31), salary=salary, salary_option=option)
+    # The ISL opens the RQF 3-5 job; the salary decides the option named (£38,200 ISL, £41,700 standard).
+    result = assess(book, "3411", date(2026, 12, 31), salary=salary)
     assert result.status is EligibilityStatus.eligible, result.reasons
+    assert result.salary_option is option
     assert "on_immigration_salary_list" in codes(result)
 
 
 def test_3411_isl_route_closes_for_cos_assigned_from_2027_01_01(book: RuleBook) -> None:
-    result = assess(book, "3411", date(2027, 1, 1), salary="60000", salary_option=SalaryOption.immigration_salary_list)
+    result = assess(book, "3411", date(2027, 1, 1), salary="60000")
     assert result.status is EligibilityStatus.ineligible
     assert codes(result) == ["below_skill_level_no_shortage_list"]
     assert "Immigration Salary List entry covered CoS assigned up to 2026-12-31" in result.reasons[0].message
 
 
-def test_isl_salary_option_for_a_code_not_on_the_isl_is_refused(book: RuleBook) -> None:
-    result = assess(book, "2136", date(2026, 1, 5), salary="60000", salary_option=SalaryOption.immigration_salary_list)
-    assert result.status is EligibilityStatus.ineligible
-    assert "not_on_immigration_salary_list" in codes(result)
-
-
 def test_isl_option_uses_the_isl_threshold_and_rate(book: RuleBook) -> None:
-    # 3411: ISL rate £38,200 beats the £33,400 ISL general threshold.
-    result = assess(
-        book, "3411", date(2026, 1, 5), salary="38199.99", salary_option=SalaryOption.immigration_salary_list
-    )
+    # 3411: ISL rate £38,200 beats the £33,400 ISL general threshold; the closest option is the list's.
+    result = assess(book, "3411", date(2026, 1, 5), salary="38199.99")
     assert result.status is EligibilityStatus.ineligible
+    assert result.salary_option is SalaryOption.immigration_salary_list
     assert result.salary_required == Decimal("38200.00")
     assert result.salary_shortfall == Decimal("0.01")
 
@@ -182,7 +177,8 @@ def test_hourly_floor_of_17_13_applies_to_the_weekly_hours(book: RuleBook) -> No
 
 def test_hourly_floor_binds_on_long_hours_and_says_its_week_count_is_unconfirmed(book: RuleBook) -> None:
     # 6131 on the ISL at £25,000: on 40 hours the floor (17.125 x 40 x 52 = £35,620) beats £33,400.
-    result = assess(book, "6131", date(2026, 1, 5), salary="35619", hours="40", salary_option="immigration_salary_list")
+    result = assess(book, "6131", date(2026, 1, 5), salary="35619", hours="40")
+    assert result.salary_option is SalaryOption.immigration_salary_list
     assert result.status is EligibilityStatus.ineligible
     assert result.salary_required == Decimal("35620.00")
     assert result.salary_shortfall == Decimal("1.00")
@@ -249,11 +245,14 @@ def test_cos_assigned_before_2024_04_04_needs_review(book: RuleBook) -> None:
     assert (result.status, codes(result)) == (EligibilityStatus.needs_review, ["rules_not_in_data"])
 
 
-def test_phd_option_for_a_job_without_a_phd_rate_is_refused(book: RuleBook) -> None:
+def test_phd_option_for_a_job_without_a_phd_rate_fails_and_the_standard_option_is_named(book: RuleBook) -> None:
     # 1241 Managers in transport and distribution: no PhD going rate, so not on the PhD discount list.
-    result = assess(book, "1241", date(2026, 1, 5), salary="90000", salary_option=SalaryOption.relevant_phd)
-    assert result.status is EligibilityStatus.ineligible
-    assert "phd_option_not_available" in codes(result)
+    result = assess(book, "1241", date(2026, 1, 5), salary="90000", phd="relevant")
+    assert (result.status, result.salary_option) == (EligibilityStatus.eligible, SalaryOption.standard)
+    phd = next(o for o in result.options if o.option is SalaryOption.relevant_phd)
+    assert phd.outcome == "fails"
+    short = assess(book, "1241", date(2026, 1, 5), salary="40000", phd="relevant")
+    assert (short.status, short.salary_option) == (EligibilityStatus.ineligible, SalaryOption.standard)
 
 
 def test_health_jobs_on_national_pay_scales_need_review(book: RuleBook) -> None:
@@ -287,6 +286,11 @@ def _consistent(result: EligibilityResult) -> None:
         assert result.annual_salary >= result.salary_required
     if result.salary_shortfall is not None:
         assert result.status is EligibilityStatus.ineligible
+    named = [o for o in result.options if o.option == result.salary_option]
+    if result.salary_components:
+        assert len(named) == 1 and named[0].outcome != "not_open"
+    if result.status is EligibilityStatus.eligible:
+        assert named[0].outcome == "passes" and not result.to_pass
     for reason in result.reasons:
         assert reason.message and reason.code.islower() and " " not in reason.code
 
@@ -295,16 +299,16 @@ def _consistent(result: EligibilityResult) -> None:
 def test_all_412_occupations_answer_eligibility(book: RuleBook, on: date) -> None:
     assert len(book.occupation_codes()) == 412
     for code in book.occupation_codes():
-        for option in SalaryOption:
+        for worker in ({}, {"age_on_application_date": 24, "phd": "relevant_stem"}):
             for protected in (False, True):
                 result = assess(
                     book,
                     code,
                     on,
                     salary="45000",
-                    salary_option=option,
                     held_skilled_worker_permission_before_2025_07_22=protected,
                     first_sponsored_before_2024_04_04=protected,
+                    **worker,
                 )
                 assert result.occupation_title
                 _consistent(result)
@@ -315,7 +319,8 @@ def test_all_412_occupations_answer_eligibility(book: RuleBook, on: date) -> Non
     code=st.sampled_from(["7220", "3411", "6135", "9119", "2211", "1243", "3214", "2111", "1112", "0000"]),
     salary=st.decimals(min_value=0, max_value=200_000, places=2),
     hours=st.decimals(min_value=Decimal("1"), max_value=Decimal("60"), places=1),
-    option=st.sampled_from(SalaryOption),
+    age=st.none() | st.integers(min_value=16, max_value=70),
+    phd=st.sampled_from(PhdQualification),
     protected=st.booleans(),
     lower_cohort=st.booleans(),
     on=st.dates(min_value=date(2023, 1, 1), max_value=date(2028, 12, 31)),
@@ -325,7 +330,8 @@ def test_any_input_gets_a_consistent_answer(
     code: str,
     salary: Decimal,
     hours: Decimal,
-    option: SalaryOption,
+    age: int | None,
+    phd: PhdQualification,
     protected: bool,
     lower_cohort: bool,
     on: date,
@@ -336,7 +342,8 @@ def test_any_input_gets_a_consistent_answer(
             soc_code=code,
             annual_salary=salary,
             weekly_hours=hours,
-            salary_option=option,
+            age_on_application_date=age,
+            phd=phd,
             held_skilled_worker_permission_before_2025_07_22=protected,
             first_sponsored_before_2024_04_04=lower_cohort,
             cos_assignment_date=on,
