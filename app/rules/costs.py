@@ -2,21 +2,27 @@
 
 Each line names the rule and date it was priced on: sponsor-side charges on the CoS assignment date,
 the worker's visa fee, priority fee and IHS on the visa application date, licence fees on the licence
-application date.
+application date. The IHS follows the permission granted (facts §3.3): given permission dates, or the
+CoS period plus the time permission runs beyond it, charged by the half-year rule.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.calendar import Nation, add_calendar_months, add_years
 from app.rules import ids
 from app.rules.book import RuleBook, RuleTypeError
-from app.rules.models import Money, MoneyRule, RuleStatus, Source, SponsorSize
+from app.rules.models import Duration, Money, MoneyRule, RuleStatus, Source, SponsorSize
+
+# Calendar periods ignore the nation; `Duration.after` asks for one all the same.
+_NO_WORKING_DAYS = Nation.england_and_wales
 
 
 class VisaService(StrEnum):
@@ -49,6 +55,10 @@ class CostInput(BaseModel):
         default=None, description="include the sponsor licence application fee, priced on this date"
     )
     licence_priority: bool = Field(default=False, description="add the pre-licence priority service fee")
+    permission_start_date: date | None = Field(
+        default=None, description="the permission granted, when known: the surcharge is charged on it"
+    )
+    permission_end_date: date | None = Field(default=None, description="the last day of the permission granted")
 
     @model_validator(mode="after")
     def _consistent(self) -> CostInput:
@@ -56,7 +66,15 @@ class CostInput(BaseModel):
             raise ValueError("application_date is before cos_assignment_date: a visa application uses an assigned CoS")
         if self.licence_priority and self.licence_application_date is None:
             raise ValueError("licence_priority needs licence_application_date (the fee is priced on that date)")
+        check_permission_dates(self.permission_start_date, self.permission_end_date)
         return self
+
+
+def check_permission_dates(start: date | None, end: date | None) -> None:
+    if (start is None) != (end is None):
+        raise ValueError("give both permission_start_date and permission_end_date, or neither")
+    if start is not None and end is not None and end <= start:
+        raise ValueError("permission_end_date must be after permission_start_date")
 
 
 class CostLine(BaseModel):
@@ -72,6 +90,8 @@ class CostLine(BaseModel):
     status: RuleStatus
     effective_from: date
     effective_to: date | None
+    basis: str | None = Field(default=None, description="how the quantity was counted, when it was")
+    caveats: list[str] = Field(default_factory=list, description="what the figure's data says to check")
 
 
 class CostEstimate(BaseModel):
@@ -95,24 +115,40 @@ class _Lines:
         self.book = book
         self.lines: list[CostLine] = []
 
-    def add(self, code: str, item: str, payer: Payer, rule_id: str, on: date, quantity: int = 1) -> None:
+    def add(
+        self,
+        code: str,
+        item: str,
+        payer: Payer,
+        rule_id: str,
+        on: date,
+        quantity: int = 1,
+        *,
+        share: Decimal = Decimal(1),
+        basis: str | None = None,
+    ) -> None:
+        """One line; `share` prices a fraction of the rule's figure (the IHS's half year)."""
         entry = self.book.entry(rule_id, on)
         if not isinstance(entry, MoneyRule):
             raise RuleTypeError(f"rule {rule_id!r} holds a {entry.kind} value, not money")
+        amount = entry.value * share
+        caveat = entry.caveat
         self.lines.append(
             CostLine(
                 code=code,
                 item=item,
                 payer=payer,
-                amount=entry.value,
+                amount=amount,
                 quantity=quantity,
-                total=entry.value * quantity,
+                total=amount * quantity,
                 rule_id=rule_id,
                 priced_on=on,
                 source=entry.source,
                 status=entry.status,
                 effective_from=entry.effective_from,
                 effective_to=entry.effective_to,
+                basis=basis,
+                caveats=[caveat] if caveat else [],
             )
         )
 
@@ -185,9 +221,9 @@ def estimate_costs(book: RuleBook, inp: CostInput) -> CostEstimate:
                 "dependant's application pays it too"
             )
 
-    _health_surcharge(inp, lines, notes)
+    _health_surcharge(book, inp, lines, notes)
 
-    doubtful = sorted({line.rule_id for line in lines.lines if line.status.doubtful})
+    doubtful = sorted({line.rule_id for line in lines.lines if line.status.doubtful or line.caveats})
     if doubtful:
         notes.append(f"Some figures are graded unconfirmed or conflict; check before quoting: {', '.join(doubtful)}")
 
@@ -235,34 +271,114 @@ def _immigration_skills_charge(book: RuleBook, inp: CostInput, lines: _Lines, no
     )
 
 
-def _health_surcharge(inp: CostInput, lines: _Lines, notes: list[str]) -> None:
+@dataclass(frozen=True)
+class Permission:
+    """How the IHS counts a permission: whole years, then a final part-year at half or full rate."""
+
+    whole_years: int
+    part_year: str  # "none" | "half" | "full"
+    exempt: bool
+    words: str
+
+    @property
+    def years_at_full_rate(self) -> int:
+        return self.whole_years + (self.part_year == "full")
+
+
+def count_permission(
+    start: date, end_exclusive: date, half_rate_up_to: Duration, exempt_up_to: Duration, words: str
+) -> Permission:
+    """Whole years from `start`, and whether what remains before `end_exclusive` pays half (6 months or
+    less) or the full rate; none at all when the whole permission is within the exemption."""
+    exempt = end_exclusive <= add_calendar_months(start, exempt_up_to.in_months())
+    years = 0
+    while add_years(start, years + 1) <= end_exclusive:
+        years += 1
+    anchor = add_years(start, years)
+    if anchor == end_exclusive:
+        part = "none"
+    elif end_exclusive <= add_calendar_months(anchor, half_rate_up_to.in_months()):
+        part = "half"
+    else:
+        part = "full"
+    return Permission(years, part, exempt, words)
+
+
+def estimated_permission(book: RuleBook, inp: CostInput) -> Permission:
+    """The permission the surcharge is charged on: the dates given, else the CoS period plus the time
+    permission runs beyond the CoS end (counted from the application date, which only anchors months)."""
+    on = inp.application_date
+    half = book.duration(ids.IHS_HALF_RATE_PART_YEAR_UP_TO, on)
+    exempt = book.duration(ids.IHS_EXEMPT_PERMISSION_UP_TO, on)
+    if inp.permission_start_date is not None and inp.permission_end_date is not None:
+        start, end = inp.permission_start_date, inp.permission_end_date
+        return count_permission(start, end + timedelta(days=1), half, exempt, f"permission from {start} to {end}")
+    beyond = book.duration(ids.IHS_PERMISSION_BEYOND_COS, on)
+    end_exclusive = beyond.after(add_calendar_months(on, inp.cos_months), _NO_WORKING_DAYS)
+    return count_permission(
+        on,
+        end_exclusive,
+        half,
+        exempt,
+        f"an estimated permission of the {inp.cos_months} months on the CoS plus {beyond}",
+    )
+
+
+def _health_surcharge(book: RuleBook, inp: CostInput, lines: _Lines, notes: list[str]) -> None:
     if inp.health_and_care:
         notes.append("No Immigration Health Surcharge: Health and Care visa holders and their dependants are exempt")
         return
     on = inp.application_date
-    # Charged per year; the facts file has no half-year rule, so every started year counts in full.
-    years = math.ceil(inp.cos_months / 12)
-    lines.add("ihs_worker", "Immigration Health Surcharge, worker, per year", Payer.worker, ids.IHS_ADULT, on, years)
-    if inp.dependants:
-        lines.add(
-            "ihs_adult_dependants",
-            "Immigration Health Surcharge, adult dependant, per year",
-            Payer.worker,
-            ids.IHS_ADULT,
-            on,
-            years * inp.dependants,
+    permission = estimated_permission(book, inp)
+    exempt = book.duration(ids.IHS_EXEMPT_PERMISSION_UP_TO, on)
+    half = book.duration(ids.IHS_HALF_RATE_PART_YEAR_UP_TO, on)
+    if permission.exempt:
+        notes.append(
+            f"No Immigration Health Surcharge: {permission.words} totals {exempt} or less "
+            f"(rule {ids.IHS_EXEMPT_PERMISSION_UP_TO})"
         )
-    if inp.child_dependants:
-        lines.add(
-            "ihs_child_dependants",
-            "Immigration Health Surcharge, dependant under 18, per year",
-            Payer.worker,
-            ids.IHS_REDUCED,
-            on,
-            years * inp.child_dependants,
-        )
-    notes.append(
-        f"Immigration Health Surcharge charged for {years} year(s) for a {inp.cos_months}-month CoS: each "
-        "started year counts in full (the facts file gives no half-year rule); the real charge follows the "
-        "length of permission granted, which can exceed the CoS period"
+        return
+    part = {
+        "none": "",
+        "half": f" and a part-year of {half} or less, which pays half",
+        "full": f" and a part-year of more than {half}, which pays a full year",
+    }[permission.part_year]
+    basis = (
+        f"{permission.words}: {permission.whole_years} whole years{part} "
+        f"(rules {ids.IHS_HALF_RATE_PART_YEAR_UP_TO}, {ids.IHS_EXEMPT_PERMISSION_UP_TO})"
     )
+    for code, who, rule_id, people in (
+        ("ihs_worker", "worker", ids.IHS_ADULT, 1),
+        ("ihs_adult_dependants", "adult dependant", ids.IHS_ADULT, inp.dependants),
+        ("ihs_child_dependants", "dependant under 18", ids.IHS_REDUCED, inp.child_dependants),
+    ):
+        if not people:
+            continue
+        if permission.years_at_full_rate:
+            lines.add(
+                code,
+                f"Immigration Health Surcharge, {who}, per year",
+                Payer.worker,
+                rule_id,
+                on,
+                permission.years_at_full_rate * people,
+                basis=basis,
+            )
+        if permission.part_year == "half":
+            lines.add(
+                f"{code}_half_year",
+                f"Immigration Health Surcharge, {who}, final part-year of {half} or less (half the annual rate)",
+                Payer.worker,
+                rule_id,
+                on,
+                people,
+                share=Decimal("0.5"),
+                basis=basis,
+            )
+    if inp.permission_start_date is None:
+        notes.append(
+            f"Immigration Health Surcharge charged on the CoS period plus the time Skilled Worker permission "
+            f"runs beyond it: {inp.cos_months} months plus {book.duration(ids.IHS_PERMISSION_BEYOND_COS, on)} "
+            f"(rule {ids.IHS_PERMISSION_BEYOND_COS}). Permission can also start before the CoS start date, which "
+            "lengthens it: give permission_start_date and permission_end_date once the grant is known"
+        )

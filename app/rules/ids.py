@@ -30,6 +30,9 @@ RTW_PVN_FOLLOW_UP: Final = "rtw.pvn_follow_up"
 RTW_CHECK_BEFORE_START: Final = "rtw.check_before_start"
 RTW_CHECK_BEFORE_START_WARNING: Final = "rtw.check_before_start_warning"
 RECORDS_RETENTION: Final = "records.retention"
+IHS_PERMISSION_BEYOND_COS: Final = "ihs.permission_beyond_cos"
+IHS_HALF_RATE_PART_YEAR_UP_TO: Final = "ihs.half_rate_part_year_up_to"
+IHS_EXEMPT_PERMISSION_UP_TO: Final = "ihs.exempt_permission_up_to"
 
 DURATIONS: Final = (
     LICENCE_DECISION_STANDARD,
@@ -54,6 +57,9 @@ DURATIONS: Final = (
     RTW_CHECK_BEFORE_START,
     RTW_CHECK_BEFORE_START_WARNING,
     RECORDS_RETENTION,
+    IHS_PERMISSION_BEYOND_COS,
+    IHS_HALF_RATE_PART_YEAR_UP_TO,
+    IHS_EXEMPT_PERMISSION_UP_TO,
 )
 
 # Calendar-day offsets before permission ends at which to warn that a follow-up RTW check is due.
@@ -98,6 +104,7 @@ VISA_FEE_PRIORITY: Final = "visa.fee.priority"
 VISA_FEE_SUPER_PRIORITY: Final = "visa.fee.super_priority"
 IHS_ADULT: Final = "ihs.annual.adult"
 IHS_REDUCED: Final = "ihs.annual.reduced"
+
 LICENCE_FEE_PRE_LICENCE_PRIORITY: Final = "licence.fee.pre_licence_priority"
 
 

@@ -158,9 +158,34 @@ class Versioned(BaseModel):
         return f"{self.effective_from}..{self.effective_to or 'open'}"
 
 
+class ReportedFigure(BaseModel):
+    """A later figure a source reports without the date it took effect. The window stays priced at the
+    dated value (no date is invented) and every answer priced on it says a later figure is reported."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    value: Money
+    status: RuleStatus
+    source: Source
+    note: str | None = None
+
+
 class MoneyRule(Versioned):
     kind: Literal["money"]
     value: Money
+    reported_later: ReportedFigure | None = Field(
+        default=None, description="a later figure seen in a source that gives no date for it"
+    )
+
+    @property
+    def caveat(self) -> str | None:
+        later = self.reported_later
+        if later is None:
+            return None
+        return (
+            f"{self.id}: a later figure of £{later.value:,.2f} is reported ({later.source.title}; "
+            f"{later.status.value}) with no date it took effect; £{self.value:,.2f} is the last dated figure"
+        )
 
 
 class DurationRule(Versioned):

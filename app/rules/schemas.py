@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from app.errors import FieldError, ProblemError
 from app.rules import ids
 from app.rules.book import RuleBook, RuleNotFound, RuleTypeError
-from app.rules.costs import CostInput
+from app.rules.costs import CostInput, check_permission_dates
 from app.rules.eligibility import EligibilityInput
 from app.rules.models import DateRule, Occupation, OccupationMatch, RuleStatus, ShortageListEntry, Source
 
@@ -57,6 +57,7 @@ class CostEstimateRequest(CostInput):
             raise ValueError("application_date is before cos_assignment_date: a visa application uses an assigned CoS")
         if self.licence_priority and self.licence_application_date is None:
             raise ValueError("licence_priority needs licence_application_date (the fee is priced on that date)")
+        check_permission_dates(self.permission_start_date, self.permission_end_date)
         return self
 
     def resolve(self, today: date) -> CostInput:

@@ -35,6 +35,9 @@ DURATIONS = [
     (ids.RECORDS_RETENTION, 2, DurationUnit.years),
     (ids.RTW_CHECK_BEFORE_START, 1, DurationUnit.calendar_days),
     (ids.RTW_CHECK_BEFORE_START_WARNING, 5, DurationUnit.working_days),
+    (ids.IHS_PERMISSION_BEYOND_COS, 14, DurationUnit.calendar_days),
+    (ids.IHS_HALF_RATE_PART_YEAR_UP_TO, 6, DurationUnit.calendar_months),
+    (ids.IHS_EXEMPT_PERMISSION_UP_TO, 6, DurationUnit.calendar_months),
 ]
 
 
@@ -64,10 +67,10 @@ def test_worker_event_report_deadline_counts_working_days_of_the_nation(book: Ru
 FEES = [
     ("licence.fee.application.small", date(2025, 4, 8), "536", RuleStatus.confirmed),
     ("licence.fee.application.small", date(2025, 4, 9), "574", RuleStatus.confirmed),
-    ("licence.fee.application.small", date(2026, 6, 1), "611", RuleStatus.unconfirmed),
+    ("licence.fee.application.small", date(2026, 6, 1), "574", RuleStatus.confirmed),  # £611 undated
     ("licence.fee.application.medium_large", date(2025, 4, 8), "1476", RuleStatus.confirmed),
     ("licence.fee.application.medium_large", date(2025, 4, 9), "1579", RuleStatus.confirmed),
-    ("licence.fee.application.medium_large", date(2026, 6, 1), "1682", RuleStatus.unconfirmed),
+    ("licence.fee.application.medium_large", date(2026, 6, 1), "1579", RuleStatus.confirmed),  # £1,682 undated
     ("licence.fee.pre_licence_priority", date(2025, 11, 10), "500", RuleStatus.confirmed),
     ("licence.fee.pre_licence_priority", date(2025, 11, 11), "750", RuleStatus.confirmed),
     ("licence.fee.priority_change_of_circumstances", date(2025, 11, 10), "200", RuleStatus.confirmed),

@@ -103,15 +103,15 @@ def test_unconfirmed_visa_fee_over_3_years_is_flagged(book: RuleBook) -> None:
     assert any("visa.fee.outside_uk.over_3_years" in note for note in result.notes)
 
 
-def test_dependants_pay_the_visa_fee_and_ihs_per_started_year(book: RuleBook) -> None:
+def test_dependants_pay_the_visa_fee_and_the_ihs_of_the_permission(book: RuleBook) -> None:
     result = estimate(book, cos_months=30, dependants=1, child_dependants=2)
     totals = line_totals(result)
     assert totals["visa_application_fee"] == Decimal("769.00") * 4
-    # 30 months: 3 started years at £1,035 (adults) and £776 (under 18)
+    # 30 months + 14 days: 2 years and a part-year over 6 months, so 3 years at £1,035 and £776
     assert totals["ihs_worker"] == Decimal("3105.00")
     assert totals["ihs_adult_dependants"] == Decimal("3105.00")
     assert totals["ihs_child_dependants"] == Decimal("776.00") * 6
-    assert any("started year" in note for note in result.notes)
+    assert any("30 months plus 14 calendar days" in note for note in result.notes)
 
 
 def test_health_and_care_visa_pays_no_ihs(book: RuleBook) -> None:
