@@ -134,3 +134,31 @@ async def tenant(db: AsyncEngine) -> Tenant:
 @pytest.fixture
 async def other_tenant(db: AsyncEngine) -> Tenant:
     return await make_tenant(db, name="Other Employer plc")
+
+
+@pytest.fixture
+async def sandbox(client: AsyncClient, platform_key: str) -> tuple[str, Tenant]:
+    """A test clock at 2026-01-12 09:00 UTC and a sandbox organisation living on it."""
+    bearer = {"Authorization": f"Bearer {platform_key}"}
+    clock = await client.post("/v1/test-clocks", json={"frozen_time": "2026-01-12T09:00:00Z"}, headers=bearer)
+    assert clock.status_code == 201, clock.text
+    org = await client.post(
+        "/v1/organisations",
+        json={
+            "name": "Sandbox Ltd",
+            "sponsor_size": "small",
+            "nation": "england_and_wales",
+            "sandbox": True,
+            "test_clock_id": clock.json()["id"],
+        },
+        headers=bearer,
+    )
+    keys = {}
+    for role in ("admin", "hr"):
+        r = await client.post(
+            "/v1/api-keys",
+            json={"name": role, "role": role},
+            headers=bearer | {"Sponsorflow-Organisation": org.json()["id"]},
+        )
+        keys[role] = r.json()["key"]
+    return clock.json()["id"], Tenant(org.json()["id"], keys)

@@ -39,11 +39,13 @@ async def _allocation(work: Casework, year_start: str, year_end: str, granted: i
 
 
 async def test_a_visa_application_dated_before_the_rules_data_is_a_4xx_not_a_500(work: Casework) -> None:
-    # A date outside every rule window is bad input (422), not a server error.
+    # A date outside every rule window is bad input, not a server error: here it is also before the CoS
+    # assignment, which the date-order check names.
     hid = (await work.create(inside_uk=False))["id"]
     await work.walk(hid, "assign_cos", "2026-01-12")
     r = await work.act(hid, "submit_visa_application", application_date="2019-06-03")
-    assert_problem(r, 422, "rule_not_in_force")
+    problem = assert_problem(r, 409, "action_refused")
+    assert [reason["code"] for reason in problem["reasons"]] == ["date_before_previous_step"]
 
 
 async def test_correcting_the_start_date_does_not_move_the_cos_decision_chase(work: Casework) -> None:

@@ -20,7 +20,7 @@ date (settled status: no follow-up check is needed). The caller skips the kind.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -68,6 +68,10 @@ class Anchor:
     ended_on: date | None = None
     licence_priority: bool = False
     """The pre-licence priority service was bought."""
+    absent_since: date | None = None
+    """First day of an unauthorised absence with no return recorded."""
+    unpaid_leave: tuple[tuple[date, date | None], ...] = ()
+    """Unpaid leave recorded, (first day, last day or None while it goes on)."""
 
 
 @dataclass(frozen=True)
@@ -267,6 +271,101 @@ def _late_start(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     return [period.spec("late_start", opens, a.nation, "the late-start period opened", note=note)]
 
 
+# --- thresholds the sponsor must watch (facts §5.1 W3, W4) ---------------------------------------------
+
+
+def _threshold(book: RuleBook, on: date) -> Duration:
+    return book.duration(ids.ABSENCE_UNAUTHORISED_THRESHOLD, on)
+
+
+def absence_working_days(start: date, end: date, nation: Nation) -> int:
+    """Working days of absence from `start` to `end`, both included."""
+    days, d = 0, start
+    while d <= end:
+        days += is_working_day(d, nation)
+        d += timedelta(days=1)
+    return days
+
+
+def absence_passes_threshold(start: date, end: date, nation: Nation, book: RuleBook) -> bool:
+    """More than the threshold's consecutive working days of unauthorised absence (reportable)."""
+    return absence_working_days(start, end, nation) > _threshold(book, start).amount
+
+
+def absence_watch_due(start: date, nation: Nation, book: RuleBook) -> date:
+    """The first working day on which an absence that began on `start` is past the threshold (the 11th
+    working day of absence; `start` is day 1 when it is a working day). A worker still absent at its end,
+    with no return recorded, has been absent for more than the threshold."""
+    threshold = _threshold(book, start)
+    return add_duration(start - timedelta(days=1), threshold.amount + 1, threshold.unit, nation)
+
+
+def _absence_threshold(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    if a.absent_since is None:
+        return []  # the absence's last day is known: it is counted when recorded, no watch is needed
+    due_on = absence_watch_due(a.absent_since, a.nation, book)
+    if due_on <= a.today:
+        return []  # already past: the recording action reports it at once
+    period = Period.of(book, ids.ABSENCE_UNAUTHORISED_THRESHOLD, a.absent_since)
+    basis = (
+        f"the first working day past {_describe(period.duration, a.nation)} of unauthorised absence from "
+        f"{a.absent_since.isoformat()}: still absent then with no return recorded, it is reportable"
+    )
+    return [DeadlineSpec("absence_threshold", due_on, None, period.rule_id, period.source, a.nation, basis)]
+
+
+def unpaid_leave_passing_days(periods: Sequence[tuple[date, date | None]], limit: Duration) -> dict[int, date]:
+    """For each calendar year whose recorded unpaid leave passes `limit` in total, the day it does (the
+    first day of leave beyond it). Leave with no last day is taken to go on, through the next year at most."""
+    allowed = _days(limit)
+    days: set[date] = set()
+    for start, end in periods:
+        last = end or date(start.year + 1, 12, 31)
+        days.update(start + timedelta(days=n) for n in range((last - start).days + 1))
+    passing: dict[int, date] = {}
+    taken: dict[int, int] = {}
+    for day in sorted(days):
+        taken[day.year] = taken.get(day.year, 0) + 1
+        if taken[day.year] == allowed + 1:
+            passing[day.year] = day
+    return passing
+
+
+def _days(period: Duration) -> int:
+    if period.unit is DurationUnit.calendar_days:
+        return period.amount
+    if period.unit is DurationUnit.weeks:
+        return 7 * period.amount
+    raise ValueError(f"{period} is not a whole number of days")
+
+
+def _unpaid_leave_threshold(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    # A year that passed the limit by today was reported by the recording action; watch the next one.
+    limit = book.duration(ids.ABSENCE_UNPAID_LEAVE_THRESHOLD, a.today)
+    ahead = [d for d in unpaid_leave_passing_days(a.unpaid_leave, limit).values() if d > a.today]
+    if not ahead:
+        return []
+    passes = min(ahead)
+    period = Period.of(book, ids.ABSENCE_UNPAID_LEAVE_THRESHOLD, passes)
+    basis = (
+        f"the day the calendar year's unpaid leave passes {period.duration} if the leave recorded as ongoing "
+        "goes on: still on leave then with no last day recorded, it is reportable"
+    )
+    return [DeadlineSpec("unpaid_leave_threshold", passes, None, period.rule_id, period.source, a.nation, basis)]
+
+
+def breach_trigger(kind: str, anchor: Anchor, due_on: date) -> date | None:
+    """The date a report opened by this kind's breach counts from (see `obligation_due`): the late-start
+    period's first day, the first day of absence, or the day the year's unpaid leave passed the limit."""
+    if kind == "late_start":
+        return late_start_window_opens(anchor)
+    if kind == "absence_threshold":
+        return anchor.absent_since
+    if kind == "unpaid_leave_threshold":
+        return due_on
+    raise UnknownDeadlineKind(f"a breach of {kind!r} opens no report")
+
+
 def _rtw_follow_up(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     if a.pvn_on is not None:
         # A PVN replaces the permission end date as the limit of the statutory excuse: the permission
@@ -318,6 +417,8 @@ _POLICIES: dict[str, Callable[[Anchor, RuleBook], list[DeadlineSpec]]] = {
     "late_start": _late_start,
     "rtw_follow_up": _rtw_follow_up,
     "record_retention": _record_retention,
+    "absence_threshold": _absence_threshold,
+    "unpaid_leave_threshold": _unpaid_leave_threshold,
 }
 
 DEADLINE_KINDS: frozenset[str] = frozenset(_POLICIES)

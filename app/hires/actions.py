@@ -16,8 +16,8 @@ from app.audit.service import EventDraft
 from app.context import Context
 from app.db.transactions import for_update
 from app.deadlines.models import Deadline
-from app.deadlines.policy import late_start_window_opens
-from app.hires import eligibility
+from app.deadlines.policy import UK_TIME, breach_trigger
+from app.hires import counting, eligibility
 from app.hires.anchors import anchor_for, trigger_date, worker_nation
 from app.hires.models import Hire
 from app.hires.queries import USES_ALLOCATION, assess, licence_and_allocation
@@ -32,9 +32,14 @@ from app.hires.schemas import (
     EndSponsorship,
     GrantCos,
     GrantVisa,
+    RecordAbsence,
+    RecordReturn,
+    RecordUnpaidLeave,
+    RefusalPayload,
     RequestCos,
     StartEmployment,
     SubmitVisaApplication,
+    Withdraw,
 )
 from app.licences.models import CosAllocation, Licence
 from app.obligations import service as obligations
@@ -63,7 +68,8 @@ async def act(
     if declared is not None and ELIGIBLE in declared.guards:
         await assess(session, ctx, hire)  # the rules in force now, not on the day of the last edit
     open_obligations = await obligations.count_open(session, hire.id)
-    facts = hire_facts(licence, allocation, ctx.today, eligibility.stored(hire), open_obligations)
+    counted = await counting.count(session, hire, payload, ctx.book, ctx.today, worker_nation(ctx, hire))
+    facts = hire_facts(licence, allocation, ctx.today, eligibility.stored(hire), open_obligations, counted)
     applied = cases.run(HIRE, hire, action, GuardInput(hire, facts, payload.model_dump()), by_system=by_system)
     record(hire, applied.from_state, payload, ctx.today)
     if applied.to_state != applied.from_state:
@@ -88,10 +94,10 @@ async def act(
         subject_id=hire.id,
         anchor=anchor_for(hire, ctx.today, nation),
         reporting=cases.Reporting(
-            trigger_date(payload, ctx.today),
+            counted.report_trigger or trigger_date(payload, ctx.today),
             nation,
             hire.id,
-            {"action": applied.action, **payload.model_dump(mode="json", exclude_none=True)},
+            {"action": applied.action, **payload.model_dump(mode="json", exclude_none=True), **counted.details},
         ),
     )
     return events
@@ -105,14 +111,14 @@ def record(hire: Hire, from_state: str, payload: BaseModel, today: date) -> None
         case GrantCos():
             hire.cos_granted_on = payload.granted_on or today
         case AssignCos():
-            hire.cos_reference = payload.cos_reference
+            hire.cos_reference, hire.cos_salary = payload.cos_reference, hire.salary
             hire.cos_type = "defined" if from_state == "cos_granted" else "undefined"
         case SubmitVisaApplication():
             hire.visa_applied_on, hire.visa_service = payload.application_date, payload.service.value
         case GrantVisa():
             hire.permission_start_date = payload.permission_start_date
             hire.permission_end_date = payload.permission_end_date
-            hire.visa_granted_on = today
+            hire.visa_granted_on = payload.granted_on or today
         case CompleteRtwCheck():
             hire.rtw_check_date, hire.rtw_method, hire.rtw_share_code = (
                 payload.rtw_check_date,
@@ -133,9 +139,20 @@ def record(hire: Hire, from_state: str, payload: BaseModel, today: date) -> None
         case ChangeWorkLocation():
             hire.work_location = payload.work_location
             hire.work_nation = payload.work_nation.value if payload.work_nation else hire.work_nation
+        case RecordAbsence():
+            if payload.absence_end_date is None:
+                hire.absent_since = payload.absence_start_date
+        case RecordReturn():
+            hire.absent_since = None
+        case RecordUnpaidLeave():
+            hire.unpaid_leave = counting.with_leave(hire, payload.leave_start_date, payload.leave_end_date)
+        case Withdraw():
+            hire.ended_on, hire.end_reason = payload.withdrawn_on or today, payload.reason
+        case RefusalPayload():
+            hire.ended_on, hire.end_reason = payload.refused_on or today, payload.reason
         case _:
             reason = getattr(payload, "reason", None)
-            if hire.state in {"withdrawn", "sponsorship_ended"}:  # withdraw, record_no_show
+            if hire.state == "sponsorship_ended":  # record_no_show
                 hire.ended_on, hire.end_reason = today, reason
 
 
@@ -162,7 +179,7 @@ async def release_waiting(session: AsyncSession, ctx: Context) -> list[EventDraf
 async def end_all_sponsorship(session: AsyncSession, ctx: Context, reason: str, on: date) -> list[EventDraft]:
     """Revocation or surrender: pre-employment cases are withdrawn, workers' sponsorship ends."""
     before = [s for s in HIRE.find_action("withdraw").sources if s != "rtw_verified"]  # type: ignore[union-attr]
-    events = await _cascade(session, ctx, before, "withdraw", {"reason": reason})
+    events = await _cascade(session, ctx, before, "withdraw", {"reason": reason, "withdrawn_on": on.isoformat()})
     events += await _cascade(
         session, ctx, ("rtw_verified", "employed"), "end_sponsorship", {"ended_on": on.isoformat(), "reason": reason}
     )
@@ -219,7 +236,8 @@ async def on_breach(session: AsyncSession, ctx: Context, hire: Hire, row: Deadli
         return await fire_system_action(session, ctx, hire, breach.fires)
     assert breach.opens_obligation is not None  # the definition is checked: one or the other
     nation = worker_nation(ctx, hire)
-    opens_from = late_start_window_opens(anchor_for(hire, ctx.today, nation))
+    due_on = row.due_at.astimezone(UK_TIME).date()
+    opens_from = breach_trigger(row.kind, anchor_for(hire, ctx.today, nation), due_on)
     if opens_from is None:
         return []
     _, event = obligations.open_obligation(

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from app.calendar import Nation
 from app.context import Context
 from app.deadlines.policy import Anchor
+from app.hires import counting
 from app.hires.models import Hire
 
 #: The date the case entered each state, which its deadlines count from.
@@ -41,11 +42,14 @@ def anchor_for(hire: Hire, today: date, nation: Nation) -> Anchor:
         permission_end_date=hire.permission_end_date,
         permission_notified_on=hire.visa_granted_on,
         ended_on=hire.ended_on,
+        absent_since=hire.absent_since,
+        unpaid_leave=counting.periods(hire.unpaid_leave),
     )
 
 
 #: The payload date each reportable event counts from (facts §5.1); otherwise the day it is recorded.
-_TRIGGER_FIELDS = ("ended_on", "absence_start_date", "leave_start_date", "effective_date")
+#: Threshold-counted reports (absence, unpaid leave) count from the date `counting` finds instead.
+_TRIGGER_FIELDS = ("ended_on", "withdrawn_on", "effective_date")
 
 
 def trigger_date(payload: BaseModel, today: date) -> date:

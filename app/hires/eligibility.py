@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from app.errors import Reason
 from app.hires.models import Hire
 from app.rules.book import RuleBook
-from app.rules.eligibility import EligibilityInput, PhdQualification, ReasonOutcome, check_eligibility
+from app.rules.eligibility import (
+    EligibilityInput,
+    EligibilityResult,
+    PhdQualification,
+    ReasonOutcome,
+    check_eligibility,
+)
 from app.workflow import HIRE
 from app.workflow.guards import ELIGIBLE
 
@@ -52,25 +59,34 @@ def evaluate(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str 
         return "incomplete", _incomplete(
             "details_missing", f"Eligibility needs {', '.join(missing)}: complete them to assess it."
         )
-    assert hire.soc_code is not None and hire.salary is not None and hire.weekly_hours is not None
-    on = hire.cos_assigned_on or today
-    result = check_eligibility(
-        book,
-        EligibilityInput(
-            soc_code=hire.soc_code,
-            annual_salary=hire.salary,
-            weekly_hours=hire.weekly_hours,
-            age_on_application_date=age_on(hire.date_of_birth, hire.visa_applied_on or on),
-            switching_from_student_or_graduate=hire.switching_from_student_or_graduate,
-            working_towards_professional_qualification=hire.working_towards_professional_qualification,
-            postdoctoral_role=hire.postdoctoral_role,
-            phd=PhdQualification(hire.phd),
-            held_skilled_worker_permission_before_2025_07_22=hire.held_skilled_worker_permission_before_2025_07_22,
-            first_sponsored_before_2024_04_04=hire.first_sponsored_before_2024_04_04,
-            cos_assignment_date=on,
-        ),
-    )
+    assert hire.salary is not None
+    result = check_eligibility(book, _input(hire, hire.cos_assigned_on or today, hire.salary))
     return result.status.value, result.model_dump(mode="json")
+
+
+def _input(hire: Hire, on: date, salary: Decimal) -> EligibilityInput:
+    assert hire.soc_code is not None and hire.weekly_hours is not None
+    return EligibilityInput(
+        soc_code=hire.soc_code,
+        annual_salary=salary,
+        weekly_hours=hire.weekly_hours,
+        age_on_application_date=age_on(hire.date_of_birth, hire.visa_applied_on or on),
+        switching_from_student_or_graduate=hire.switching_from_student_or_graduate,
+        working_towards_professional_qualification=hire.working_towards_professional_qualification,
+        postdoctoral_role=hire.postdoctoral_role,
+        phd=PhdQualification(hire.phd),
+        held_skilled_worker_permission_before_2025_07_22=hire.held_skilled_worker_permission_before_2025_07_22,
+        first_sponsored_before_2024_04_04=hire.first_sponsored_before_2024_04_04,
+        cos_assignment_date=on,
+    )
+
+
+def with_salary(hire: Hire, book: RuleBook, salary: Decimal, today: date) -> EligibilityResult | None:
+    """The answer for the case's CoS (the rules of its assignment date) at another salary; None when the
+    case lacks the job details to assess."""
+    if hire.soc_code is None or hire.weekly_hours is None:
+        return None
+    return check_eligibility(book, _input(hire, hire.cos_assigned_on or today, salary))
 
 
 def age_on(born: date | None, on: date) -> int | None:

@@ -65,6 +65,7 @@ class Hire(Base):
     cos_requested_on: Mapped[date | None] = mapped_column(Date)
     cos_granted_on: Mapped[date | None] = mapped_column(Date)
     cos_assigned_on: Mapped[date | None] = mapped_column(Date)
+    cos_salary: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))  # as stated on the CoS when assigned
     uses_allocation: Mapped[bool] = mapped_column(Boolean, default=False)
     visa_service: Mapped[str | None] = mapped_column(String(20))
     visa_applied_on: Mapped[date | None] = mapped_column(Date)
@@ -75,6 +76,10 @@ class Hire(Base):
     rtw_check_date: Mapped[date | None] = mapped_column(Date)
     rtw_share_code: Mapped[str | None] = mapped_column(String(20))
     actual_start_date: Mapped[date | None] = mapped_column(Date)
+    # Reportable once counted past their thresholds: the open absence and the unpaid leave recorded,
+    # as [first day, last day or null] pairs of ISO dates.
+    absent_since: Mapped[date | None] = mapped_column(Date)
+    unpaid_leave: Mapped[list[list[str | None]] | None] = mapped_column(JSON)
     ended_on: Mapped[date | None] = mapped_column(Date)
     end_reason: Mapped[str | None] = mapped_column(String(500))
 

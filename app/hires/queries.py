@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.context import Context
 from app.db.transactions import for_update
 from app.errors import Conflict, NotFound
-from app.hires import eligibility
+from app.hires import counting, eligibility
 from app.hires.models import Hire
 from app.job_mappings.service import soc_for_job_code
 from app.licences.models import CosAllocation, Licence
@@ -43,9 +43,12 @@ def facts(
     today: date,
     assessed: eligibility.Assessment | None,
     open_obligations: int = 0,
+    counted: counting.Counted | None = None,
 ) -> Facts:
     return Facts(
         today=today,
+        report_trigger=counted.report_trigger if counted else None,
+        salary_required=counted.salary_required if counted else None,
         licence_state=licence.state if licence else None,
         undefined_cos_remaining=None if allocation is None else allocation.remaining,
         undefined_cos_year=None if allocation is None else (allocation.year_start, allocation.year_end),

@@ -147,6 +147,7 @@ class HireOut(BaseModel):
     cos_requested_on: date | None
     cos_granted_on: date | None
     cos_assigned_on: date | None
+    cos_salary: Decimal | None = Field(description="the salary stated on the CoS when it was assigned")
     visa_service: str | None
     visa_applied_on: date | None
     visa_granted_on: date | None
@@ -155,6 +156,7 @@ class HireOut(BaseModel):
     rtw_method: str | None
     rtw_check_date: date | None
     actual_start_date: date | None
+    absent_since: date | None = Field(description="first day of an unauthorised absence still open")
     ended_on: date | None
     end_reason: str | None
     state_entered_at: datetime = Field(description="when the case entered its current state")
@@ -187,6 +189,7 @@ class GrantCos(_Strict):
 
 
 class RefusalPayload(_Strict):
+    refused_on: date | None = Field(default=None, description="the date of the refusal; defaults to today")
     reason: Text | None = None
 
 
@@ -207,6 +210,9 @@ class SubmitVisaApplication(_Strict):
 
 
 class GrantVisa(_Strict):
+    granted_on: date | None = Field(
+        default=None, description="the date the worker was told of the grant; defaults to today"
+    )
     permission_start_date: date
     permission_end_date: date
 
@@ -249,16 +255,26 @@ class EndSponsorship(_Strict):
 
 class Withdraw(_Strict):
     reason: Text
+    withdrawn_on: date | None = Field(default=None, description="defaults to today")
 
 
 class RecordAbsence(_Strict):
     absence_start_date: date
-    absence_end_date: date | None = None
+    absence_end_date: date | None = Field(
+        default=None, description="the last day absent; leave out while the absence goes on (record_return ends it)"
+    )
+
+
+class RecordReturn(_Strict):
+    absence_end_date: date = Field(description="the last day of the open absence")
 
 
 class RecordUnpaidLeave(_Strict):
     leave_start_date: date
-    leave_end_date: date | None = None
+    leave_end_date: date | None = Field(
+        default=None,
+        description="the last day of leave; leave out while it goes on, then record it again with the same first day",
+    )
 
 
 class ChangeSalary(_Strict):
@@ -297,6 +313,7 @@ ACTION_PAYLOADS: dict[str, type[BaseModel]] = {
     "withdraw": Withdraw,
     "close": NoPayload,
     "record_absence": RecordAbsence,
+    "record_return": RecordReturn,
     "record_unpaid_leave": RecordUnpaidLeave,
     "change_salary": ChangeSalary,
     "change_job": ChangeJob,

@@ -48,8 +48,8 @@ def obligation_due(kind: str, trigger_date: date, nation: Nation, book: RuleBook
       - `unauthorised_absence`: the first day of absence; the worker-event window runs from the day
         the absence reaches the threshold (the 10th working day of absence today), counting the first
         day of absence as day 1 when it is a working day.
-    `unpaid_leave`: pass the day the year's unpaid leave passed the limit; only the caller knows the
-    earlier leave of the year.
+    `unpaid_leave`: pass the day the year's unpaid leave passed the limit (`unpaid_leave_passing_days`
+    in `app.deadlines.policy`, over the leave the case records).
     """
     if kind in _SPONSOR_EVENTS:
         period = Period.of(book, ids.REPORTING_SPONSOR_EVENT, trigger_date)

@@ -1,12 +1,14 @@
 """The two state machines as data (design §2): the engine runs them, the API serves them, the docs draw
 them. Change a workflow here and the machine, `GET /v1/workflows` and the diagrams follow.
 
-Deadlines: a state `arms` deadline kinds when a subject enters it (the caller computes each due date).
-When the subject leaves the state, the deadlines that state armed are settled: `met` if the action
-lists the kind in `meets`, `cancelled` otherwise. An in-state action (`dest` None) settles only the
-kinds it `meets`. A self-transition (`dest` equal to the source) leaves and re-enters: it settles the
-state's deadlines and arms them afresh. Settlement applies to deadlines still pending or warned; a
-breached one stays breached.
+Deadlines: a state `arms` deadline kinds when a subject enters it (the caller computes each due date);
+an in-state action may arm kinds too (a watch on an absence), which then belong to its state. When the
+subject leaves the state, the state's deadlines are settled: `met` if the action lists the kind in
+`meets`, `cancelled` otherwise, except a kind the destination arms as well, which carries over open (the
+late-start period runs from the visa grant through the right-to-work check). An in-state action
+settles only the kinds it `meets`, then arms its own. A self-transition (`dest` equal to the source)
+leaves and re-enters: it settles the deadlines the state arms on entry and arms them afresh. Settlement
+applies to deadlines still pending or warned; a breached one stays breached.
 
 Breaches: `on_breach` says what a deadline kind's breach does besides being recorded — fire a system
 action on the subject, or open an SMS reporting obligation. The scheduler only reports that a row
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic
 
 from app.workflow.guards import (
+    ABSENCE_END,
+    ABSENCE_OPEN,
     ABSENCE_START,
     ACTUAL_START,
     APPLICATION_DATE,
@@ -31,27 +35,35 @@ from app.workflow.guards import (
     ENDED_ON,
     GRANTED_ON,
     HIRE_DETAILS_COMPLETE,
+    LEAVE_END,
     LEAVE_START,
     LICENCE_ACTIVE,
     NEW_SALARY,
+    NO_OPEN_ABSENCE,
     NO_OPEN_OBLIGATIONS,
     PERMISSION_DATES_IN_ORDER,
     PERMISSION_END,
     PERMISSION_START,
     REASON,
+    REFUSED_ON,
     REQUESTED_ON,
     RTW_CHECK_BEFORE_START,
     RTW_CHECK_DATE,
     SALARY_REDUCED,
     START_WITHIN_PERMISSION,
+    THRESHOLD_PASSED,
     UNDEFINED_COS_LEFT,
+    VISA_GRANTED_ON,
+    WITHDRAWN_ON,
     WORKER_OUTSIDE_UK,
     Condition,
     Guard,
     HireSubject,
     S_contra,
     Subject,
+    end_not_before_start,
     not_in_future,
+    on_or_after,
     required,
 )
 
@@ -78,6 +90,7 @@ class Action(Generic[S_contra]):
     opens_obligation: str | None = None
     obligation_condition: Condition[S_contra] | None = None
     meets: tuple[str, ...] = ()
+    arms: tuple[str, ...] = ()
 
     @property
     def in_state(self) -> bool:
@@ -133,11 +146,13 @@ class Workflow(Generic[S_contra]):
                     problems.append(f"{action.name}: leaves terminal state {source!r}")
             if action.dest is not None and action.dest not in self._states:
                 problems.append(f"{action.name}: unknown destination {action.dest!r}")
-            armed = {kind for s in action.sources if s in self._states for kind in self._states[s].arms}
+            armed = {kind for s in action.sources if s in self._states for kind in self.deadlines_of(s)}
             problems += [f"{action.name}: meets {k!r}, which no source arms" for k in action.meets if k not in armed]
             if action.obligation_condition is not None and action.opens_obligation is None:
                 problems.append(f"{action.name}: an obligation condition without an obligation")
-        armed_anywhere = {kind for s in self.states for kind in s.arms}
+            if action.arms and not action.in_state:
+                problems.append(f"{action.name}: only an in-state action arms deadlines (states arm on entry)")
+        armed_anywhere = {kind for s in self.states for kind in self.deadlines_of(s.name)}
         for kind, breach in self.on_breach.items():
             if kind not in armed_anywhere:
                 problems.append(f"on_breach: no state arms {kind!r}")
@@ -147,6 +162,12 @@ class Workflow(Generic[S_contra]):
             if breach.fires is not None and (fired is None or not fired.system):
                 problems.append(f"on_breach {kind!r}: {breach.fires!r} is not a system action")
         return problems
+
+    def deadlines_of(self, state: str) -> frozenset[str]:
+        """Every kind a subject in `state` may have open: armed on entry, or by its in-state actions."""
+        armed = set(self._states[state].arms) if state in self._states else set()
+        armed.update(k for a in self.actions if a.in_state and state in a.sources for k in a.arms)
+        return frozenset(armed)
 
     @property
     def entry_states(self) -> tuple[str, ...]:
@@ -197,6 +218,7 @@ def describe(workflow: Workflow[Any]) -> dict[str, Any]:
                     }
                 ),
                 "meets": list(a.meets),
+                "arms": list(a.arms),
             }
             for a in workflow.actions
         ],
@@ -293,6 +315,10 @@ _PRE_EMPLOYMENT = (
     "rtw_verified",
 )
 
+# The step each decision follows, for the checks that dates come in order.
+_REQUESTED = ("cos_requested_on", "the CoS request date")
+_APPLIED = ("visa_applied_on", "the visa application date")
+
 HIRE: Workflow[HireSubject] = Workflow(
     name="hire",
     description="One sponsored hire: CoS, visa, right to work, then SMS reporting until it closes.",
@@ -319,8 +345,9 @@ HIRE: Workflow[HireSubject] = Workflow(
         State("visa_applied", "Visa application made; decision awaited.", arms=("visa_decision",)),
         State(
             "visa_granted",
-            "Permission granted; the right-to-work check is due before the first day of work.",
-            arms=("rtw_check_before_start",),
+            "Permission granted; the right-to-work check is due before the first day of work, and the "
+            "28-day late-start period runs.",
+            arms=("rtw_check_before_start", "late_start"),
         ),
         State(
             "rtw_verified",
@@ -363,7 +390,7 @@ HIRE: Workflow[HireSubject] = Workflow(
             "Record that UKVI granted the defined CoS.",
             ("cos_requested",),
             "cos_granted",
-            guards=(LICENCE_ACTIVE, not_in_future(GRANTED_ON)),
+            guards=(LICENCE_ACTIVE, not_in_future(GRANTED_ON), on_or_after(GRANTED_ON, *_REQUESTED)),
             meets=("cos_decision_chase",),
         ),
         Action(
@@ -371,6 +398,7 @@ HIRE: Workflow[HireSubject] = Workflow(
             "Record that UKVI refused the defined CoS.",
             ("cos_requested",),
             "refused",
+            guards=(not_in_future(REFUSED_ON), on_or_after(REFUSED_ON, *_REQUESTED)),
             meets=("cos_decision_chase",),
         ),
         Action(
@@ -386,6 +414,7 @@ HIRE: Workflow[HireSubject] = Workflow(
                 UNDEFINED_COS_LEFT,
                 required(COS_REFERENCE),
                 not_in_future(ASSIGNED_ON),
+                on_or_after(ASSIGNED_ON, "cos_granted_on", "the CoS grant date"),
             ),
             meets=("cos_assignment_window",),
         ),
@@ -394,7 +423,11 @@ HIRE: Workflow[HireSubject] = Workflow(
             "Record the worker's visa application.",
             ("cos_assigned",),
             "visa_applied",
-            guards=(required(APPLICATION_DATE), not_in_future(APPLICATION_DATE)),
+            guards=(
+                required(APPLICATION_DATE),
+                not_in_future(APPLICATION_DATE),
+                on_or_after(APPLICATION_DATE, "cos_assigned_on", "the CoS assignment date"),
+            ),
             meets=("visa_application_window",),
         ),
         Action(
@@ -402,7 +435,12 @@ HIRE: Workflow[HireSubject] = Workflow(
             "Record the visa grant and the permission dates.",
             ("visa_applied",),
             "visa_granted",
-            guards=(required(PERMISSION_START, PERMISSION_END), PERMISSION_DATES_IN_ORDER),
+            guards=(
+                required(PERMISSION_START, PERMISSION_END),
+                PERMISSION_DATES_IN_ORDER,
+                not_in_future(VISA_GRANTED_ON),
+                on_or_after(VISA_GRANTED_ON, *_APPLIED),
+            ),
             meets=("visa_decision",),
         ),
         Action(
@@ -410,6 +448,7 @@ HIRE: Workflow[HireSubject] = Workflow(
             "Record that the visa was refused.",
             ("visa_applied",),
             "refused",
+            guards=(not_in_future(REFUSED_ON), on_or_after(REFUSED_ON, *_APPLIED)),
             meets=("visa_decision",),
         ),
         Action(
@@ -448,7 +487,7 @@ HIRE: Workflow[HireSubject] = Workflow(
             "Withdraw the offer or the sponsorship before employment starts.",
             _PRE_EMPLOYMENT,
             "withdrawn",
-            guards=(required(REASON),),
+            guards=(required(REASON), not_in_future(WITHDRAWN_ON)),
             opens_obligation="cos_withdrawal",
             obligation_condition=COS_ISSUED,
         ),
@@ -468,19 +507,47 @@ HIRE: Workflow[HireSubject] = Workflow(
         ),
         Action(
             "record_absence",
-            "Record an unauthorised absence of more than 10 consecutive working days.",
+            "Record an unauthorised absence: reportable once it passes 10 consecutive working days, counted "
+            "here; an absence with no last day is watched until it does or the return is recorded.",
             ("employed",),
             None,
-            guards=(required(ABSENCE_START),),
+            guards=(
+                required(ABSENCE_START),
+                not_in_future(ABSENCE_START),
+                not_in_future(ABSENCE_END),
+                end_not_before_start(ABSENCE_START, ABSENCE_END),
+                NO_OPEN_ABSENCE,
+            ),
             opens_obligation="unauthorised_absence",
+            obligation_condition=THRESHOLD_PASSED,
+            arms=("absence_threshold",),
+        ),
+        Action(
+            "record_return",
+            "Record the last day of the open unauthorised absence; reportable if it passed the threshold.",
+            ("employed",),
+            None,
+            guards=(required(ABSENCE_END), not_in_future(ABSENCE_END), ABSENCE_OPEN),
+            opens_obligation="unauthorised_absence",
+            obligation_condition=THRESHOLD_PASSED,
+            meets=("absence_threshold",),
         ),
         Action(
             "record_unpaid_leave",
-            "Record unpaid or reduced-pay leave of more than 4 weeks in a calendar year.",
+            "Record unpaid or reduced-pay leave (again with the same first day to give its last day): "
+            "reportable from the day the calendar year's leave passes 4 weeks, counted here.",
             ("employed",),
             None,
-            guards=(required(LEAVE_START),),
+            guards=(
+                required(LEAVE_START),
+                not_in_future(LEAVE_START),
+                not_in_future(LEAVE_END),
+                end_not_before_start(LEAVE_START, LEAVE_END),
+            ),
             opens_obligation="unpaid_leave",
+            obligation_condition=THRESHOLD_PASSED,
+            meets=("unpaid_leave_threshold",),
+            arms=("unpaid_leave_threshold",),
         ),
         Action(
             "change_salary",
@@ -521,6 +588,9 @@ HIRE: Workflow[HireSubject] = Workflow(
         "cos_assignment_window": Breach(fires="expire_cos"),
         "visa_application_window": Breach(fires="expire_cos"),
         "late_start": Breach(opens_obligation="late_start"),
+        # Watches on open-ended absence and leave (facts §5.1 W3, W4): still open at the threshold, reportable.
+        "absence_threshold": Breach(opens_obligation="unauthorised_absence"),
+        "unpaid_leave_threshold": Breach(opens_obligation="unpaid_leave"),
     },
 )
 

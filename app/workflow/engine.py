@@ -9,7 +9,7 @@ the subject and nothing accumulates on the machine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -103,10 +103,27 @@ def machine_for(workflow: Workflow[Any]) -> Machine:
 
 
 def _settle(workflow: Workflow[Any], action: Action[Any], from_state: str) -> dict[str, Settlement]:
-    armed_here = workflow.state(from_state).arms
     if action.dest is None:
-        return {kind: "met" for kind in action.meets if kind in armed_here}
-    return {kind: ("met" if kind in action.meets else "cancelled") for kind in armed_here}
+        return {kind: "met" for kind in action.meets if kind in workflow.deadlines_of(from_state)}
+    if action.dest == from_state:
+        left: Iterable[str] = workflow.state(from_state).arms
+    else:
+        left = workflow.deadlines_of(from_state) - _carried(workflow, action, from_state)
+    return {kind: ("met" if kind in action.meets else "cancelled") for kind in sorted(left)}
+
+
+def _carried(workflow: Workflow[Any], action: Action[Any], from_state: str) -> frozenset[str]:
+    """Kinds armed by both the state left and the state entered stay open across the move."""
+    if action.dest is None or action.dest == from_state:
+        return frozenset()
+    return frozenset(workflow.state(from_state).arms) & frozenset(workflow.state(action.dest).arms)
+
+
+def _armed(workflow: Workflow[Any], action: Action[Any], from_state: str) -> tuple[str, ...]:
+    if action.dest is None:
+        return action.arms
+    carried = _carried(workflow, action, from_state)
+    return tuple(k for k in workflow.state(action.dest).arms if k not in carried)
 
 
 def apply(
@@ -152,7 +169,7 @@ def apply(
         from_state=from_state,
         to_state=subject.state,
         opens_obligation=opens,
-        armed=() if action.dest is None else workflow.state(action.dest).arms,
+        armed=_armed(workflow, action, from_state),
         settled=_settle(workflow, action, from_state),
     )
 

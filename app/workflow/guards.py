@@ -50,11 +50,33 @@ class HireSubject(Subject, Protocol):
     @property
     def rtw_check_date(self) -> date | None: ...
 
+    @property
+    def cos_salary(self) -> Decimal | None:
+        """The salary stated on the CoS when it was assigned (later changes do not move it)."""
+
+    @property
+    def cos_requested_on(self) -> date | None: ...
+
+    @property
+    def cos_granted_on(self) -> date | None: ...
+
+    @property
+    def cos_assigned_on(self) -> date | None: ...
+
+    @property
+    def visa_applied_on(self) -> date | None: ...
+
+    @property
+    def absent_since(self) -> date | None:
+        """First day of an unauthorised absence still open (no return recorded)."""
+
 
 @dataclass(frozen=True)
 class Facts:
     """What the service looked up for this action. `eligibility_status` is `eligible` when the hire can
-    be sponsored; any other value refuses CoS actions with `eligibility_reasons`."""
+    be sponsored; any other value refuses CoS actions with `eligibility_reasons`. `report_trigger` is the
+    date a threshold-counted report (absence, unpaid leave) counts from, when the service found the
+    threshold passed with this action; `salary_required` the pay the worker's CoS requires."""
 
     today: date
     licence_state: str | None = None
@@ -63,6 +85,8 @@ class Facts:
     eligibility_status: str | None = None
     eligibility_reasons: Sequence[Reason] = ()
     open_obligations: int = 0
+    report_trigger: date | None = None
+    salary_required: Decimal | None = None
 
 
 S_co = TypeVar("S_co", bound=Subject, covariant=True)
@@ -401,7 +425,12 @@ ACTUAL_START = Field("actual_start_date", "the actual start date", "date")
 ENDED_ON = Field("ended_on", "the date sponsorship ended", "date")
 REASON = Field("reason", "the reason", "text")
 ABSENCE_START = Field("absence_start_date", "the first day of absence", "date")
+ABSENCE_END = Field("absence_end_date", "the last day of absence", "date")
 LEAVE_START = Field("leave_start_date", "the first day of unpaid leave", "date")
+LEAVE_END = Field("leave_end_date", "the last day of unpaid leave", "date")
+REFUSED_ON = Field("refused_on", "the refusal date", "date")
+VISA_GRANTED_ON = Field("granted_on", "the visa grant date", "date")
+WITHDRAWN_ON = Field("withdrawn_on", "the withdrawal date", "date")
 EFFECTIVE_DATE = Field("effective_date", "the date the change takes effect", "date")
 NEW_SALARY = Field("new_salary", "the new annual salary", "money")
 
@@ -498,6 +527,97 @@ START_WITHIN_PERMISSION: Guard[HireSubject] = Guard(
 )
 
 
+def on_or_after(field: Field, previous: str, previous_label: str) -> Guard[HireSubject]:
+    """An action's date (today when left out) is no earlier than the step before it: request, grant,
+    assignment, application, decision."""
+
+    def check(inp: GuardInput[HireSubject]) -> list[Reason]:
+        before = getattr(inp.subject, previous)
+        value = _payload_date(inp.payload, field.name) or inp.facts.today
+        if before is None or value >= before:
+            return []
+        return [
+            Reason(
+                "date_before_previous_step",
+                f"{field.label.capitalize()} ({value}) is before {previous_label} ({before}): the steps happen "
+                "in order; check the dates.",
+                field.name,
+            )
+        ]
+
+    return Guard(
+        f"{field.name}_after_{previous}",
+        f"{field.label.capitalize()} is no earlier than {previous_label}.",
+        check,
+        needs_payload=True,
+    )
+
+
+def end_not_before_start(start: Field, end: Field) -> Guard[Subject]:
+    """A period's last day, when given, is neither before its first day nor in the future."""
+
+    def check(inp: GuardInput[Subject]) -> list[Reason]:
+        first = _payload_date(inp.payload, start.name)
+        last = _payload_date(inp.payload, end.name)
+        if first is None or last is None or first <= last:
+            return []
+        return [
+            Reason(
+                "period_ends_before_it_starts",
+                f"{end.label.capitalize()} ({last}) is before {start.label} ({first}).",
+                end.name,
+            )
+        ]
+
+    return Guard(
+        f"{end.name}_not_before_{start.name}",
+        f"{end.label.capitalize()} is not before {start.label}.",
+        check,
+        needs_payload=True,
+    )
+
+
+def _no_open_absence(inp: GuardInput[HireSubject]) -> list[Reason]:
+    since = inp.subject.absent_since
+    if since is None or _payload_date(inp.payload, ABSENCE_END.name) is not None:
+        return []
+    return [
+        Reason(
+            "absence_already_open",
+            f"An unauthorised absence from {since} is open: record the worker's return (record_return) first.",
+        )
+    ]
+
+
+NO_OPEN_ABSENCE: Guard[HireSubject] = Guard(
+    "no_open_absence",
+    "An open-ended absence is recorded only when no other is open.",
+    _no_open_absence,
+    needs_payload=True,
+)
+
+
+def _absence_open(inp: GuardInput[HireSubject]) -> list[Reason]:
+    since = inp.subject.absent_since
+    if since is None:
+        return [Reason("no_open_absence", "No unauthorised absence is open: there is no return to record.")]
+    back = _payload_date(inp.payload, ABSENCE_END.name)
+    if back is not None and back < since:
+        return [
+            Reason(
+                "period_ends_before_it_starts",
+                f"The last day of absence ({back}) is before the absence started ({since}).",
+                ABSENCE_END.name,
+            )
+        ]
+    return []
+
+
+ABSENCE_OPEN: Guard[HireSubject] = Guard(
+    "absence_open", "An unauthorised absence is open, and ends no earlier than it began.", _absence_open
+)
+
+
 # --- when obligations open -----------------------------------------------------------------------
 
 # States in which a CoS exists (granted or assigned) and must be withdrawn if the hire is abandoned.
@@ -512,13 +632,24 @@ COS_ISSUED: Condition[HireSubject] = Condition(
 
 def _salary_reduced(inp: GuardInput[HireSubject]) -> bool:
     new = _payload_money(inp.payload, NEW_SALARY.name)
-    cos_salary = inp.subject.salary
-    # Without a CoS figure to compare against, report rather than risk a missed duty.
-    return new is not None and (cos_salary is None or new < cos_salary)
+    if new is None:
+        return False
+    # The CoS figure, not the last recorded salary: a partial rise after a cut is still below it. Without
+    # a CoS figure to compare against, report rather than risk a missed duty.
+    cos_salary = inp.subject.cos_salary
+    required = inp.facts.salary_required
+    return cos_salary is None or new < cos_salary or (required is not None and new < required)
 
 
 SALARY_REDUCED: Condition[HireSubject] = Condition(
     "salary_reduced",
-    "The new salary is below the salary on the CoS (increases need no report).",
+    "The new salary is below the salary on the CoS, or below what the CoS requires (increases need no report).",
     _salary_reduced,
+)
+
+THRESHOLD_PASSED: Condition[Subject] = Condition(
+    "threshold_passed",
+    "What the case records now passes the reporting threshold (10 consecutive working days of unauthorised "
+    "absence; 4 weeks of unpaid leave in a calendar year), and it was not reported already.",
+    lambda inp: inp.facts.report_trigger is not None,
 )

@@ -26,10 +26,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('working_towards_professional_qualification', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('postdoctoral_role', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('phd', sa.String(length=20), server_default='none', nullable=False))
+        batch_op.add_column(sa.Column('cos_salary', sa.Numeric(precision=12, scale=2), nullable=True))
+        batch_op.add_column(sa.Column('absent_since', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('unpaid_leave', sa.JSON(), nullable=True))
         batch_op.alter_column('salary_option',
                existing_type=sa.VARCHAR(length=30),
                nullable=True)
 
+    # Cases assigned before the CoS salary was kept apart: their salary is the best record of it.
+    op.execute("UPDATE hires SET cos_salary = salary WHERE cos_assigned_on IS NOT NULL")
     # ### end Alembic commands ###
 
 
@@ -39,6 +44,9 @@ def downgrade() -> None:
         batch_op.alter_column('salary_option',
                existing_type=sa.VARCHAR(length=30),
                nullable=False)
+        batch_op.drop_column('unpaid_leave')
+        batch_op.drop_column('absent_since')
+        batch_op.drop_column('cos_salary')
         batch_op.drop_column('phd')
         batch_op.drop_column('postdoctoral_role')
         batch_op.drop_column('working_towards_professional_qualification')

@@ -11,43 +11,9 @@ from httpx import AsyncClient
 
 from app.calendar import Nation, add_working_days
 from app.clock import FrozenClock
-from tests.support.casework import Casework
+from tests.support.casework import Casework, advance
 from tests.support.problems import assert_problem
 from tests.support.tenants import Tenant, make_tenant
-
-
-@pytest.fixture
-async def sandbox(client: AsyncClient, platform_key: str) -> tuple[str, Tenant]:
-    """A test clock at 2026-01-12 09:00 UTC and a sandbox organisation living on it."""
-    bearer = {"Authorization": f"Bearer {platform_key}"}
-    clock = await client.post("/v1/test-clocks", json={"frozen_time": "2026-01-12T09:00:00Z"}, headers=bearer)
-    assert clock.status_code == 201, clock.text
-    org = await client.post(
-        "/v1/organisations",
-        json={
-            "name": "Sandbox Ltd",
-            "sponsor_size": "small",
-            "nation": "england_and_wales",
-            "sandbox": True,
-            "test_clock_id": clock.json()["id"],
-        },
-        headers=bearer,
-    )
-    keys = {}
-    for role in ("admin", "hr"):
-        r = await client.post(
-            "/v1/api-keys",
-            json={"name": role, "role": role},
-            headers=bearer | {"Sponsorflow-Organisation": org.json()["id"]},
-        )
-        keys[role] = r.json()["key"]
-    return clock.json()["id"], Tenant(org.json()["id"], keys)
-
-
-async def advance(client: AsyncClient, clock_id: str, tenant: Tenant, to: str) -> list[dict[str, Any]]:
-    r = await client.post(f"/v1/test-clocks/{clock_id}/advance", json={"to": to}, headers=tenant.headers("admin"))
-    assert r.status_code == 200, r.text
-    return list(r.json()["fired"])
 
 
 async def test_an_unused_cos_expires_when_the_test_clock_passes_its_window(
@@ -160,15 +126,18 @@ async def test_moving_the_start_date_recomputes_the_open_deadlines(
     await work.licence_active()
     hid = (await work.create(inside_uk=False, start_date="2026-03-02"))["id"]
     case = await work.walk(hid, "grant_visa", "2026-01-12")
-    [check] = case["open_deadlines"]
-    assert check["kind"] == "rtw_check_before_start" and check["due_at"].startswith("2026-03-01")
+    before = {d["kind"]: d for d in case["open_deadlines"]}
+    assert before["rtw_check_before_start"]["due_at"].startswith("2026-03-01")
+    assert before["late_start"]["due_at"].startswith("2026-03-30")  # 28 days after the CoS start date
     moved = await client.patch(
         f"/v1/hires/{hid}", json={"start_date": "2026-04-06"}, headers=work.headers(**{"If-Match": work.etags[hid]})
     )
-    [recomputed] = moved.json()["open_deadlines"]
-    assert recomputed["due_at"].startswith("2026-04-05") and recomputed["id"] != check["id"]
+    after = {d["kind"]: d for d in moved.json()["open_deadlines"]}
+    assert after["rtw_check_before_start"]["due_at"].startswith("2026-04-05")
+    assert after["late_start"]["due_at"].startswith("2026-05-04")
+    assert {d["id"] for d in after.values()}.isdisjoint(d["id"] for d in before.values())
     old = await client.get("/v1/deadlines", params={"subject_id": hid, "status": "cancelled"}, headers=work.headers())
-    assert [d["id"] for d in old.json()["data"]] == [check["id"]]
+    assert {d["id"] for d in old.json()["data"]} == {d["id"] for d in before.values()}
 
 
 async def test_leaving_a_state_meets_or_cancels_its_deadlines(

@@ -55,11 +55,13 @@ FULL = Anchor(
     permission_end_date=D("2029-03-02"),
     permission_notified_on=D("2026-02-10"),
     ended_on=D("2028-01-31"),
+    absent_since=D("2026-01-12"),
+    unpaid_leave=((D("2026-01-12"), None),),
 )
 
 
 def _armed_kinds() -> list[str]:
-    return sorted({kind for wf in WORKFLOWS.values() for state in wf.states for kind in state.arms})
+    return sorted({kind for wf in WORKFLOWS.values() for state in wf.states for kind in wf.deadlines_of(state.name)})
 
 
 def _opened_obligations() -> list[str]:

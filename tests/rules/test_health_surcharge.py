@@ -14,7 +14,7 @@ from httpx import AsyncClient
 from pydantic import ValidationError
 
 from app.rules import CostEstimate, CostInput, RuleBook, estimate_costs
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 
 
 def estimate(book: RuleBook, **overrides: Any) -> CostEstimate:

@@ -121,3 +121,9 @@ class Casework:
         r = await self.client.get(f"/v1/hires/{hire_id}", headers=self.headers())
         self.etags[hire_id] = r.headers["etag"]
         return reported
+
+
+async def advance(client: AsyncClient, clock_id: str, tenant: Tenant, to: str) -> list[dict[str, Any]]:
+    r = await client.post(f"/v1/test-clocks/{clock_id}/advance", json={"to": to}, headers=tenant.headers("admin"))
+    assert r.status_code == 200, r.text
+    return list(r.json()["fired"])

@@ -22,7 +22,7 @@ def test_hire_states_and_actions_are_those_of_the_design() -> None:
         "start_employment", "end_sponsorship", "close", "withdraw", "expire_cos", "record_absence",
         "change_salary", "change_job", "change_work_location", "record_unpaid_leave",
     }  # fmt: skip
-    added_here = {"record_no_show", "record_rtw_follow_up"}
+    added_here = {"record_no_show", "record_rtw_follow_up", "record_return"}
     assert {a.name for a in HIRE.actions} == design_actions | added_here
     assert {a.name for a in HIRE.actions if a.system} == {"licence_activated", "expire_cos"}
 
@@ -49,7 +49,7 @@ def test_licence_states_and_actions() -> None:
                 "cos_granted": ("cos_assignment_window",),
                 "cos_assigned": ("visa_application_window",),
                 "visa_applied": ("visa_decision",),
-                "visa_granted": ("rtw_check_before_start",),
+                "visa_granted": ("rtw_check_before_start", "late_start"),
                 "rtw_verified": ("late_start",),
                 "employed": ("rtw_follow_up",),
                 "closed": ("record_retention",),
@@ -76,6 +76,7 @@ def test_obligations_opened_by_actions() -> None:
         "end_sponsorship": "employment_end",
         "withdraw": "cos_withdrawal",
         "record_absence": "unauthorised_absence",
+        "record_return": "unauthorised_absence",
         "record_unpaid_leave": "unpaid_leave",
         "change_salary": "salary_change",
         "change_job": "job_change",
@@ -150,7 +151,9 @@ def test_describe_is_json_and_carries_guards_and_obligations() -> None:
         "undefined_cos_left",
         "required_fields",
         "assigned_on_not_in_future",
+        "assigned_on_after_cos_granted_on",
     ]
+    assert actions["record_absence"]["arms"] == ["absence_threshold"]
     assert all(g["description"] for a in described["actions"] for g in a["guards"])
     assert actions["withdraw"]["opens_obligation"] == "cos_withdrawal"
     assert actions["withdraw"]["obligation_condition"]["code"] == "cos_issued"

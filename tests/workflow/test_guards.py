@@ -151,6 +151,13 @@ def test_a_case_with_open_obligations_cannot_close(open_obligations: int, messag
     ],
 )
 def test_salary_reduced(cos_salary: Decimal | None, new_salary: Decimal, reduced: bool) -> None:
-    case = Case(state="employed", salary=cos_salary)
+    # The last recorded salary does not count: only the CoS figure (and what the CoS requires).
+    case = Case(state="employed", salary=Decimal("30000"), cos_salary=cos_salary)
     guard_input = GuardInput(subject=case, facts=GOOD_FACTS, payload={"new_salary": new_salary})
     assert SALARY_REDUCED.holds(guard_input) is reduced
+
+
+def test_a_salary_at_the_cos_figure_but_below_the_requirement_is_reduced() -> None:
+    case = Case(state="employed", cos_salary=Decimal("40000"))
+    facts = replace(GOOD_FACTS, salary_required=Decimal("41700"))
+    assert SALARY_REDUCED.holds(GuardInput(subject=case, facts=facts, payload={"new_salary": Decimal("40000")}))
