@@ -33,7 +33,7 @@ async def read_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]
         yield session
 
 
-def for_update(stmt: S, *, skip_locked: bool = False) -> S:
-    """Lock the selected rows until commit. On SQLite the enclosing BEGIN IMMEDIATE already
-    serialises writers, and SQLAlchemy drops the clause there."""
-    return stmt.with_for_update(skip_locked=skip_locked)
+def for_update(stmt: S, *, skip_locked: bool = False, of: Any = None) -> S:
+    """Lock the selected rows (of the `of` entity alone, in a join) until commit. On SQLite the enclosing
+    BEGIN IMMEDIATE already serialises writers, and SQLAlchemy drops the clause there."""
+    return stmt.with_for_update(skip_locked=skip_locked, of=of)

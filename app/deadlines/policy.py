@@ -366,6 +366,21 @@ def breach_trigger(kind: str, anchor: Anchor, due_on: date) -> date | None:
     raise UnknownDeadlineKind(f"a breach of {kind!r} opens no report")
 
 
+# --- a dated rule change ahead of a case (armed by the hire domain, not by a state) -------------------
+
+RULE_CHANGE = "rule_change"
+
+
+def rule_change(
+    last_day: date, today: date, nation: Nation, rule_id: str, source: Source, basis: str, book: RuleBook
+) -> list[DeadlineSpec]:
+    """The `rule_change` deadline: due at the end of the last day to act before a change, warned the
+    rule's calendar days ahead (one spec per warning, as for `rtw_follow_up`)."""
+    offsets = book.day_offsets(ids.RULE_CHANGE_WARNINGS, today)
+    warnings = _warnings((last_day - timedelta(days=n) for n in offsets), today, last_day)
+    return [DeadlineSpec(RULE_CHANGE, last_day, w, rule_id, source, nation, basis) for w in warnings]
+
+
 def _rtw_follow_up(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     if a.pvn_on is not None:
         # A PVN replaces the permission end date as the limit of the statutory excuse: the permission

@@ -117,6 +117,29 @@ def watch(
     return row
 
 
+def stage(
+    session: AsyncSession,
+    specs: list[DeadlineSpec],
+    *,
+    organisation_id: str,
+    clock_id: str | None,
+    subject_type: str,
+    subject_id: str,
+    now: datetime,
+) -> Deadline:
+    """Stage one deadline from specs computed elsewhere, one per warning (a rule change ahead)."""
+    row = _row(specs, organisation_id, clock_id, subject_type, subject_id, now)
+    session.add(row)
+    return row
+
+
+async def open_of_kind(session: AsyncSession, subject_id: str, kind: str) -> list[Deadline]:
+    rows = await session.execute(
+        select(Deadline).where(Deadline.subject_id == subject_id, Deadline.kind == kind, Deadline.status.in_(OPEN))
+    )
+    return list(rows.scalars())
+
+
 async def settle(session: AsyncSession, subject_id: str, outcomes: Mapping[str, str], now: datetime) -> None:
     """Mark the subject's open deadlines of these kinds met or cancelled; breached ones stay breached."""
     by_outcome: dict[str, list[str]] = defaultdict(list)

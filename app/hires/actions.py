@@ -17,7 +17,7 @@ from app.context import Context
 from app.db.transactions import for_update
 from app.deadlines.models import Deadline
 from app.deadlines.policy import UK_TIME, breach_trigger
-from app.hires import counting, eligibility
+from app.hires import counting, eligibility, impacts
 from app.hires.anchors import anchor_for, trigger_date, worker_nation
 from app.hires.models import Hire
 from app.hires.queries import USES_ALLOCATION, assess, licence_and_allocation
@@ -100,6 +100,7 @@ async def act(
             {"action": applied.action, **payload.model_dump(mode="json", exclude_none=True), **counted.details},
         ),
     )
+    await impacts.reconcile(session, ctx, hire)
     return events
 
 

@@ -10,9 +10,10 @@ from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.audit import service as audit
 from app.audit.schemas import EventFeed
+from app.calendar import Nation
 from app.context import uk_today
 from app.db.session import Session
-from app.hires import service
+from app.hires import impacts, service
 from app.hires.schemas import ACTION_PAYLOADS, HireCreate, HireOut, HireUpdate
 from app.web.auth import HR, Viewer
 from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, RequiredIfMatch, action_body, context, v1_router
@@ -110,3 +111,23 @@ async def list_hire_events(
     """The case's audit trail, oldest first: who did what, from which state to which, and when."""
     await service.ensure_exists(session, actor.organisation_id, hire_id)
     return await audit.feed(session, actor.organisation_id, cursor, limit, case_id=hire_id)
+
+
+@router.get("/rule-impacts", tags=["rules"], responses=problem_responses(422))
+async def list_rule_impacts(
+    session: Session,
+    actor: Viewer,
+    now: Now,
+    book: Book,
+    cursor: Cursor,
+    within_days: Annotated[int, Query(ge=1, le=730, description="look this many days ahead of today (UK)")],
+    limit: Limit = DefaultLimit,
+) -> impacts.RuleImpacts:
+    """The organisation's live cases that a dated rule change within `within_days` makes ineligible
+    (`becomes_ineligible`, `needs_review`), more expensive (`costs_more`) or differently timed
+    (`timed_differently`), each with the change, the last day to act and the reason in words; e.g. an
+    RQF 3-5 case on the Temporary Shortage List whose CoS must be assigned by 2026-12-31. Each such case
+    also carries a `rule_change` deadline, warned ahead of that day."""
+    return await impacts.list_impacts(
+        session, actor.organisation_id, uk_today(now), within_days, book, Nation(actor.org.nation), cursor, limit
+    )

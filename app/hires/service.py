@@ -24,7 +24,7 @@ from app.audit.service import EventDraft
 from app.context import Context
 from app.db.transactions import read_transaction, write_transaction
 from app.errors import ProblemError
-from app.hires import eligibility
+from app.hires import eligibility, impacts
 from app.hires.actions import act
 from app.hires.corrections import ANCHOR_FIELDS, check_editable, rearm
 from app.hires.models import Hire
@@ -119,6 +119,7 @@ async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> 
         await assess(session, ctx, hire)
         session.add(hire)
         await flush_unique(session, hire)
+        armed = await impacts.reconcile(session, ctx, hire)
         await audit.record(
             session,
             ctx.organisation_id,
@@ -135,7 +136,7 @@ async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> 
             ctx.now,
         )
         assessed = eligibility.stored(hire)
-        return view(hire, facts(licence, allocation, ctx.today, assessed), [], [], assessed)
+        return view(hire, facts(licence, allocation, ctx.today, assessed), armed, [], assessed)
 
 
 async def update_hire(
@@ -155,6 +156,7 @@ async def update_hire(
         hire.version += 1
         hire.updated_at = ctx.now
         await flush_unique(session, hire)
+        await impacts.reconcile(session, ctx, hire)
         licence, allocation = await licence_and_allocation(session, ctx.organisation_id)
         out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today, ctx.book)
         await audit.record(

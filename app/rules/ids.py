@@ -64,6 +64,8 @@ DURATIONS: Final = (
 
 # Calendar-day offsets before permission ends at which to warn that a follow-up RTW check is due.
 RTW_FOLLOW_UP_WARNINGS: Final = "rtw.follow_up_warnings"
+# Calendar-day offsets before the last day to act ahead of a dated rule change.
+RULE_CHANGE_WARNINGS: Final = "rule_changes.warnings"
 
 # --- casework and compliance --------------------------------------------------------------------------
 COMPLIANCE_DEADLINE_HORIZON: Final = "compliance.deadline_horizon"

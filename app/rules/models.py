@@ -203,6 +203,10 @@ class DayOffsetsRule(Versioned):
 class DateRule(Versioned):
     kind: Literal["date"]
     value: date
+    last_day_of: str | None = Field(
+        default=None,
+        description="what the date is the last day of (a list's coverage): the day after it is a dated change",
+    )
 
 
 class NumberRule(Versioned):

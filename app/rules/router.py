@@ -12,6 +12,7 @@ from app.api.problems import problem_responses
 from app.context import uk_today
 from app.errors import NotFound, ProblemError
 from app.rules.book import OccupationNotFound
+from app.rules.changes import RuleChanges, rule_changes
 from app.rules.costs import CostEstimate, estimate_costs
 from app.rules.eligibility import EligibilityResult, check_eligibility
 from app.rules.models import RuleBookDescription, RuleDescription
@@ -81,6 +82,24 @@ async def describe_rules(actor: Viewer, book: Book) -> RuleBookDescription:
     occupation datasets, the files read, and which of them came from the override directory
     (SPONSORFLOW_RULES_PATH)."""
     return book.describe()
+
+
+@router.get("/rules/changes", responses=problem_responses(422))
+async def list_rule_changes(
+    actor: Viewer,
+    book: Book,
+    now: Now,
+    start: Annotated[date | None, Query(alias="from", description="first day to list; defaults to today (UK)")] = None,
+    end: Annotated[date | None, Query(alias="to", description="last day to list; none for every later change")] = None,
+) -> RuleChanges:
+    """The dated changes in the rules data, soonest first: a new figure replacing the old (`value_changes`),
+    a rule with no figure after a date (`ends`), a list's last covered day passing (`list_closes`, e.g. the
+    Temporary Shortage List for CoS assigned from 2027-01-01), each with its rule, source and grade. Where a
+    rule's data begins is not a change. Figures a source reports with no date are listed under `undated`."""
+    first = start or uk_today(now)
+    if end is not None and end < first:
+        raise ProblemError(422, "validation_error", f"`to` ({end}) is before `from` ({first})")
+    return rule_changes(book, first, end)
 
 
 @router.get("/rules/{rule_id}")

@@ -7,14 +7,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
+from app.context import uk_today
 from app.deadlines import service as deadline_rows
 from app.deadlines.schemas import Fired
+from app.hires import impacts
 from app.ops import metrics
 from app.ops.gauges import DomainGauges
 from app.retention import service as retention
@@ -45,7 +47,9 @@ class Worker:
             Job("retention", self._erase_past_retention),
             Job("idempotency_keys", self._prune_idempotency_keys),
             Job("domain_gauges", self._refresh_gauges),
+            Job("rule_change_warnings", self._rule_change_warnings),
         ]
+        self._rule_changes_swept_on: date | None = None
 
     async def fire_deadlines(self, now: datetime, *, clock_id: str | None = None) -> list[Fired]:
         """The deadline job on one clock: the loop runs it on real time, a test-clock advance on its own."""
@@ -69,6 +73,16 @@ class Worker:
 
     async def _prune_idempotency_keys(self, now: datetime) -> int:
         return await idempotency.prune(self.sessions, now - timedelta(hours=self.settings.idempotency_retention_hours))
+
+    async def _rule_change_warnings(self, now: datetime) -> int:
+        """Once a day per process (the first tick is at start-up, after the rules data may have changed):
+        bring every live case's rule-change warnings in step with the data."""
+        today = uk_today(now)
+        if self._rule_changes_swept_on == today:
+            return 0
+        handled = await impacts.sweep(self.sessions, self.book, now, self.settings.scheduler_batch_size)
+        self._rule_changes_swept_on = today
+        return handled
 
     async def tick(self, now: datetime) -> dict[str, int]:
         started = time.perf_counter()

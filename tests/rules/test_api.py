@@ -388,6 +388,7 @@ async def test_operation_ids_name_the_rules_routes(app: FastAPI, client: AsyncCl
         ("GET", "/v1/occupations/{code}"): "getOccupation",
         ("GET", "/v1/rules"): "describeRules",
         ("GET", "/v1/rules/{rule_id}"): "getRule",
+        ("GET", "/v1/rules/changes"): "listRuleChanges",
     }
     body = spec["components"]["schemas"]["EligibilityCheckRequest"]
     assert "cos_assignment_date" not in body.get("required", [])
