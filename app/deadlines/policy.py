@@ -68,6 +68,8 @@ class Anchor:
     ended_on: date | None = None
     licence_priority: bool = False
     """The pre-licence priority service was bought."""
+    new_licence_needed: bool = False
+    """A change of ownership the sponsor recorded needs a new licence application."""
     absent_since: date | None = None
     """First day of an unauthorised absence with no return recorded."""
     unpaid_leave: tuple[tuple[date, date | None], ...] = ()
@@ -186,6 +188,55 @@ def _licence_decision(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
 def _suspension_representations(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     period = Period.of(book, ids.LICENCE_SUSPENSION_REPRESENTATIONS, a.today)
     return [period.spec("suspension_representations", a.today, a.nation, "the licence was suspended")]
+
+
+def _supporting_documents(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    period = Period.of(book, ids.LICENCE_SUPPORTING_DOCUMENTS, a.today)
+    return [period.spec("supporting_documents", a.today, a.nation, "the licence application was submitted")]
+
+
+def _downgrade_representations(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    period = Period.of(book, ids.LICENCE_DOWNGRADE_REPRESENTATIONS, a.today)
+    return [period.spec("downgrade_representations", a.today, a.nation, "the notice of a downgrade")]
+
+
+def _action_plan_fee_payment(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    period = Period.of(book, ids.LICENCE_ACTION_PLAN_FEE_PAYMENT, a.today)
+    return [period.spec("action_plan_fee_payment", a.today, a.nation, "the licence was downgraded to a B-rating")]
+
+
+def _cooling_off(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    # Not a duty: the day it passes is the first on which a new licence application can be made.
+    period = Period.of(book, ids.LICENCE_COOLING_OFF_AFTER_REVOCATION, a.today)
+    return [period.spec("cooling_off", a.today, a.nation, "the licence was revoked")]
+
+
+def cooling_off_ends(revoked_on: date, nation: Nation, book: RuleBook) -> date:
+    """The last day of the cooling-off period after a revocation: no new application until after it."""
+    return book.duration(ids.LICENCE_COOLING_OFF_AFTER_REVOCATION, revoked_on).after(revoked_on, nation)
+
+
+def _new_licence_application(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+    if not a.new_licence_needed:
+        return []
+    period = Period.of(book, ids.LICENCE_NEW_APPLICATION_AFTER_OWNERSHIP_CHANGE, a.today)
+    return [period.spec("new_licence_application", a.today, a.nation, "the change of ownership")]
+
+
+def allocation_year_end(
+    year_end: date, today: date, remaining: int, granted: int, nation: Nation, book: RuleBook
+) -> list[DeadlineSpec]:
+    """The undefined-CoS allocation year's last day, warned ahead: CoS unassigned then lapse."""
+    rule_id = ids.COS_ALLOCATION_YEAR_END_WARNINGS
+    offsets = book.day_offsets(rule_id, today)
+    warnings = _warnings((year_end - timedelta(days=n) for n in offsets), today, year_end)
+    basis = (
+        f"the allocation year ends on {year_end.isoformat()}: undefined CoS still unassigned then lapse "
+        f"({remaining} of {granted} unassigned on {today.isoformat()}); assign them, or request the next "
+        "year's allocation"
+    )
+    source = book.entry(rule_id, today).source
+    return [DeadlineSpec("allocation_year_end", year_end, w, rule_id, source, nation, basis) for w in warnings]
 
 
 def _action_plan(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
@@ -422,6 +473,11 @@ def _record_retention(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
 
 _POLICIES: dict[str, Callable[[Anchor, RuleBook], list[DeadlineSpec]]] = {
     "licence_decision": _licence_decision,
+    "supporting_documents": _supporting_documents,
+    "downgrade_representations": _downgrade_representations,
+    "action_plan_fee_payment": _action_plan_fee_payment,
+    "cooling_off": _cooling_off,
+    "new_licence_application": _new_licence_application,
     "suspension_representations": _suspension_representations,
     "action_plan": _action_plan,
     "cos_decision_chase": _cos_decision_chase,

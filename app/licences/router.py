@@ -11,16 +11,19 @@ from app.hires.actions import follow_licence
 from app.licences import service
 from app.licences.schemas import LICENCE_ACTION_PAYLOADS, AllocationIn, AllocationOut, LicenceOut
 from app.web.auth import Admin, Viewer
-from app.web.routing import Book, Now, OptionalIfMatch, RequiredIfMatch, action_body, actor_of, context, v1_router
+from app.web.routing import Book, Now, OptionalIfMatch, RequiredIfMatch, action_body, context, v1_router
 
 router = v1_router("licence")
 
 
 @router.post("/licence", status_code=201, responses=problem_responses(409))
-async def create_licence_application(response: Response, session: Session, actor: Admin, now: Now) -> LicenceOut:
+async def create_licence_application(
+    response: Response, session: Session, actor: Admin, now: Now, book: Book
+) -> LicenceOut:
     """Start the organisation's sponsor licence application (in `draft`). Allowed when there is no
-    current licence, or the current one was refused, revoked or surrendered."""
-    licence = await service.create_application(session, actor.organisation_id, actor_of(actor), now)
+    current licence, or the current one was refused, revoked or surrendered; after a revocation, only
+    once the 12-month cooling-off has passed (409 `cooling_off` says when)."""
+    licence = await service.create_application(session, context(actor, now, book))
     response.headers["Location"] = "/v1/licence"
     return tagged(response, licence)
 
@@ -67,9 +70,11 @@ async def set_cos_allocation(
     session: Session,
     actor: Admin,
     now: Now,
+    book: Book,
     if_match: OptionalIfMatch,
 ) -> AllocationOut:
     """Record the allocation the SMS shows. Changing an existing one needs If-Match; a new allocation
-    year starts the used count from zero."""
-    allocation = await service.set_allocation(session, actor.organisation_id, body, if_match, actor_of(actor), now)
+    year starts the used count from zero. The year's last day arms an `allocation_year_end` reminder
+    (warned 30 and 7 days ahead): unassigned CoS lapse then."""
+    allocation = await service.set_allocation(session, context(actor, now, book), body, if_match)
     return tagged(response, allocation)

@@ -46,9 +46,22 @@ class Grant(_Strict):
     effective_date: date | None = None
 
 
+class ChangeOfOwnership(Dated):
+    new_owner: Text
+    needs_new_licence: bool = Field(
+        description="a change in direct ownership usually needs a new licence application (and a TUPE transfer)"
+    )
+
+
+class NewLicenceApplication(Dated):
+    reference: Text | None = Field(default=None, description="the new application's reference")
+
+
 LICENCE_ACTION_PAYLOADS: dict[str, type[BaseModel]] = {
     "submit": Submit,
     "grant": Grant,
+    "record_change_of_ownership": ChangeOfOwnership,
+    "apply_for_new_licence": NewLicenceApplication,
     **dict.fromkeys(
         (
             "refuse",
@@ -60,6 +73,10 @@ LICENCE_ACTION_PAYLOADS: dict[str, type[BaseModel]] = {
             "reinstate_b_rated",
             "revoke",
             "surrender",
+            "send_supporting_documents",
+            "receive_downgrade_notice",
+            "respond_to_downgrade_notice",
+            "pay_action_plan_fee",
         ),
         Dated,
     ),

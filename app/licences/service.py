@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import cases
 from app.api.etags import IfMatch
 from app.audit import service as audit
-from app.audit.schemas import Actor
 from app.audit.service import SYSTEM, EventDraft
 from app.context import Context, uk_today
 from app.db.transactions import for_update, read_transaction, write_transaction
-from app.deadlines.policy import Anchor
+from app.deadlines import service as deadlines
+from app.deadlines.policy import Anchor, allocation_year_end, cooling_off_ends
 from app.errors import Conflict, NotFound, ProblemError
 from app.ids import new_id
 from app.licences.models import CosAllocation, Licence
@@ -23,6 +23,7 @@ from app.licences.schemas import (
     LICENCE_ACTION_PAYLOADS,
     AllocationIn,
     AllocationOut,
+    ChangeOfOwnership,
     Grant,
     LicenceOut,
     Submit,
@@ -52,7 +53,8 @@ async def current_licence(session: AsyncSession, organisation_id: str, *, lock: 
     return (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
 
 
-async def create_application(session: AsyncSession, organisation_id: str, actor: Actor, now: datetime) -> LicenceOut:
+async def create_application(session: AsyncSession, ctx: Context) -> LicenceOut:
+    organisation_id, actor, now = ctx.organisation_id, ctx.actor, ctx.now
     async with write_transaction(session):
         existing = await current_licence(session, organisation_id, lock=True)
         if existing is not None:
@@ -61,6 +63,7 @@ async def create_application(session: AsyncSession, organisation_id: str, actor:
                     "licence_exists",
                     f"the organisation already has a licence in state {existing.state}: act on it instead",
                 )
+            _check_cooling_off(existing, ctx)
             existing.is_current = False  # a refused or ended licence stays as history
             await session.flush()
         licence = Licence(
@@ -83,6 +86,20 @@ async def create_application(session: AsyncSession, organisation_id: str, actor:
             now,
         )
     return view(licence, now)
+
+
+def _check_cooling_off(previous: Licence, ctx: Context) -> None:
+    """No new application until the cooling-off period after a revocation has passed (facts §1.4)."""
+    if previous.state != "revoked" or previous.state_changed_on is None:
+        return
+    revoked_on = previous.state_changed_on
+    last_day = cooling_off_ends(revoked_on, ctx.sponsor_nation, ctx.book)
+    if ctx.today <= last_day:
+        raise Conflict(
+            "cooling_off",
+            f"the licence was revoked on {revoked_on}: the cooling-off period runs to {last_day}, so a new "
+            f"application can be made from {last_day + timedelta(days=1)}",
+        )
 
 
 async def get_licence(session: AsyncSession, organisation_id: str, now: datetime) -> LicenceOut:
@@ -126,9 +143,21 @@ async def apply_action(
         licence.updated_at = now
         events = [cases.transition_event("licence", licence.id, applied, payload)]
         effective = _effective(payload, today)
-        anchor = Anchor(today=effective, nation=ctx.sponsor_nation, licence_priority=licence.priority_service)
+        anchor = Anchor(
+            today=effective,
+            nation=ctx.sponsor_nation,
+            licence_priority=licence.priority_service,
+            new_licence_needed=isinstance(payload, ChangeOfOwnership) and payload.needs_new_licence,
+        )
+        # Sponsor events are reported with the sponsor's main-address calendar (design §3).
+        reporting = cases.Reporting(
+            effective,
+            ctx.sponsor_nation,
+            None,
+            {"action": action, **payload.model_dump(mode="json", exclude_none=True)},
+        )
         events += await cases.apply_effects(
-            session, ctx, applied, subject_type="licence", subject_id=licence.id, anchor=anchor
+            session, ctx, applied, subject_type="licence", subject_id=licence.id, anchor=anchor, reporting=reporting
         )
         if applied.to_state != applied.from_state:
             licence.state_changed_on = effective
@@ -182,14 +211,12 @@ async def _allocation(session: AsyncSession, organisation_id: str, *, lock: bool
 
 
 async def set_allocation(
-    session: AsyncSession,
-    organisation_id: str,
-    data: AllocationIn,
-    if_match: IfMatch | None,
-    actor: Actor,
-    now: datetime,
+    session: AsyncSession, ctx: Context, data: AllocationIn, if_match: IfMatch | None
 ) -> AllocationOut:
-    """Record the allocation year the SMS shows. A new year starts `used` again from zero."""
+    """Record the allocation year the SMS shows. A new year starts `used` again from zero. The year's
+    last day is a reminder (`allocation_year_end`): a new year meets the last one's, a correction
+    replaces it."""
+    organisation_id, actor, now = ctx.organisation_id, ctx.actor, ctx.now
     async with write_transaction(session):
         allocation = await _allocation(session, organisation_id, lock=True)
         if allocation is None:
@@ -204,6 +231,7 @@ async def set_allocation(
                 updated_at=now,
             )
             session.add(allocation)
+            new_year = True
         else:
             if if_match is None:
                 raise ProblemError(
@@ -212,7 +240,8 @@ async def set_allocation(
                     "the allocation exists: send If-Match with its ETag to change it",
                 )
             if_match.check(allocation.version)
-            if data.year_start != allocation.year_start:
+            new_year = data.year_start != allocation.year_start
+            if new_year:
                 allocation.used = 0
             allocation.year_start, allocation.year_end, allocation.granted = (
                 data.year_start,
@@ -222,6 +251,7 @@ async def set_allocation(
             allocation.version += 1
             allocation.updated_at = now
         await session.flush()
+        await _remind_year_end(session, ctx, allocation, new_year)
         await audit.record(
             session,
             organisation_id,
@@ -237,3 +267,22 @@ async def set_allocation(
             now,
         )
     return allocation_view(allocation)
+
+
+async def _remind_year_end(session: AsyncSession, ctx: Context, allocation: CosAllocation, new_year: bool) -> None:
+    for row in await deadlines.open_of_kind(session, allocation.id, "allocation_year_end"):
+        await deadlines.settle_one(session, row.id, "met" if new_year else "cancelled", ctx.now)
+    if allocation.year_end < ctx.today:
+        return  # a year already over: nothing left to remind of
+    specs = allocation_year_end(
+        allocation.year_end, ctx.today, allocation.remaining, allocation.granted, ctx.sponsor_nation, ctx.book
+    )
+    deadlines.stage(
+        session,
+        specs,
+        organisation_id=ctx.organisation_id,
+        clock_id=ctx.clock_id,
+        subject_type="cos_allocation",
+        subject_id=allocation.id,
+        now=ctx.now,
+    )

@@ -14,6 +14,9 @@ LICENCE_SUPPORTING_DOCUMENTS: Final = "licence.supporting_documents"
 LICENCE_SUSPENSION_REPRESENTATIONS: Final = "licence.suspension_representations"
 LICENCE_DOWNGRADE_REPRESENTATIONS: Final = "licence.downgrade_representations"
 LICENCE_ACTION_PLAN: Final = "licence.action_plan"
+LICENCE_ACTION_PLAN_FEE_PAYMENT: Final = "licence.action_plan_fee_payment"
+LICENCE_COOLING_OFF_AFTER_REVOCATION: Final = "licence.cooling_off.after_revocation"
+LICENCE_NEW_APPLICATION_AFTER_OWNERSHIP_CHANGE: Final = "licence.change_of_ownership.new_application"
 COS_DEFINED_DECISION_CHASE: Final = "cos.defined_decision_chase"
 COS_DEFINED_ASSIGNMENT_WINDOW: Final = "cos.defined_assignment_window"
 COS_VISA_APPLICATION_WINDOW: Final = "cos.visa_application_window"
@@ -41,6 +44,9 @@ DURATIONS: Final = (
     LICENCE_SUSPENSION_REPRESENTATIONS,
     LICENCE_DOWNGRADE_REPRESENTATIONS,
     LICENCE_ACTION_PLAN,
+    LICENCE_ACTION_PLAN_FEE_PAYMENT,
+    LICENCE_COOLING_OFF_AFTER_REVOCATION,
+    LICENCE_NEW_APPLICATION_AFTER_OWNERSHIP_CHANGE,
     COS_DEFINED_DECISION_CHASE,
     COS_DEFINED_ASSIGNMENT_WINDOW,
     COS_VISA_APPLICATION_WINDOW,
@@ -66,6 +72,8 @@ DURATIONS: Final = (
 RTW_FOLLOW_UP_WARNINGS: Final = "rtw.follow_up_warnings"
 # Calendar-day offsets before the last day to act ahead of a dated rule change.
 RULE_CHANGE_WARNINGS: Final = "rule_changes.warnings"
+# Calendar-day offsets before the undefined-CoS allocation year ends.
+COS_ALLOCATION_YEAR_END_WARNINGS: Final = "cos.allocation_year_end_warnings"
 
 # --- casework and compliance --------------------------------------------------------------------------
 COMPLIANCE_DEADLINE_HORIZON: Final = "compliance.deadline_horizon"

@@ -236,24 +236,41 @@ LICENCE: Workflow[Subject] = Workflow(
     initial="draft",
     states=(
         State("draft", "Licence application being prepared."),
-        State("submitted", "Application submitted; UKVI decision awaited.", arms=("licence_decision",)),
+        State(
+            "submitted",
+            "Application submitted; UKVI decision awaited, the supporting documents due within 5 working days.",
+            arms=("licence_decision", "supporting_documents"),
+        ),
         State("active", "Licence granted and A-rated: CoS may be requested and assigned."),
         State("refused", "Application refused.", terminal=True),
         State(
             "b_rated",
-            "Downgraded to B: no CoS for new workers until an action plan restores the A-rating.",
-            arms=("action_plan",),
+            "Downgraded to B: no CoS for new workers until an action plan restores the A-rating; the action "
+            "plan fee is due within 10 working days.",
+            arms=("action_plan", "action_plan_fee_payment"),
         ),
         State(
             "suspended",
             "Suspended pending investigation: no new CoS; representations due.",
             arms=("suspension_representations",),
         ),
-        State("revoked", "Licence revoked: sponsorship ends for every worker.", terminal=True),
+        State(
+            "revoked",
+            "Licence revoked: sponsorship ends for every worker; no new application until the cooling-off ends.",
+            terminal=True,
+            arms=("cooling_off",),
+        ),
         State("surrendered", "Licence surrendered: sponsorship ends for every worker.", terminal=True),
     ),
     actions=(
         Action("submit", "Submit the licence application.", ("draft",), "submitted"),
+        Action(
+            "send_supporting_documents",
+            "Record that the submission sheet and supporting documents were sent.",
+            ("submitted",),
+            None,
+            meets=("supporting_documents",),
+        ),
         Action(
             "grant",
             "Record that UKVI granted the licence (A-rated).",
@@ -268,7 +285,28 @@ LICENCE: Workflow[Subject] = Workflow(
             "refused",
             meets=("licence_decision",),
         ),
+        Action(
+            "receive_downgrade_notice",
+            "Record the Home Office's written notice of a downgrade: 20 working days to respond.",
+            ("active",),
+            None,
+            arms=("downgrade_representations",),
+        ),
+        Action(
+            "respond_to_downgrade_notice",
+            "Record that the response to the downgrade notice was sent.",
+            ("active",),
+            None,
+            meets=("downgrade_representations",),
+        ),
         Action("downgrade", "Record a downgrade to a B-rating.", ("active",), "b_rated"),
+        Action(
+            "pay_action_plan_fee",
+            "Record that the action plan fee was paid.",
+            ("b_rated",),
+            None,
+            meets=("action_plan_fee_payment",),
+        ),
         Action(
             "upgrade",
             "Record that the action plan restored the A-rating.",
@@ -298,6 +336,22 @@ LICENCE: Workflow[Subject] = Workflow(
             "revoked",
         ),
         Action("surrender", "Surrender the licence.", ("active", "b_rated"), "surrendered"),
+        Action(
+            "record_change_of_ownership",
+            "Record a change of ownership, merger or takeover: reported within 20 working days, and a new "
+            "licence applied for in that time when the change needs one.",
+            ("active", "b_rated"),
+            None,
+            opens_obligation="ownership",
+            arms=("new_licence_application",),
+        ),
+        Action(
+            "apply_for_new_licence",
+            "Record the new licence application a change of ownership needs.",
+            ("active", "b_rated"),
+            None,
+            meets=("new_licence_application",),
+        ),
     ),
 )
 

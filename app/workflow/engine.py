@@ -113,10 +113,11 @@ def _settle(workflow: Workflow[Any], action: Action[Any], from_state: str) -> di
 
 
 def _carried(workflow: Workflow[Any], action: Action[Any], from_state: str) -> frozenset[str]:
-    """Kinds armed by both the state left and the state entered stay open across the move."""
+    """Kinds both the state left and the state entered may hold stay open across the move, unless the
+    action meets them (then they are settled, and armed afresh if the destination arms them)."""
     if action.dest is None or action.dest == from_state:
         return frozenset()
-    return frozenset(workflow.state(from_state).arms) & frozenset(workflow.state(action.dest).arms)
+    return (workflow.deadlines_of(from_state) & workflow.deadlines_of(action.dest)) - frozenset(action.meets)
 
 
 def _armed(workflow: Workflow[Any], action: Action[Any], from_state: str) -> tuple[str, ...]:

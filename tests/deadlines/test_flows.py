@@ -172,8 +172,9 @@ async def test_licence_deadlines_follow_the_licence(client: AsyncClient, tenant:
 
     await act("submit", priority_service=True)
     licence_id = (await client.get("/v1/licence", headers=admin)).json()["id"]
-    [decision] = (await client.get("/v1/deadlines", params={"subject_id": licence_id}, headers=admin)).json()["data"]
-    assert decision["kind"] == "licence_decision" and decision["due_at"].startswith("2026-01-26")
+    armed = (await client.get("/v1/deadlines", params={"subject_id": licence_id}, headers=admin)).json()["data"]
+    decision = next(d for d in armed if d["kind"] == "licence_decision")
+    assert decision["due_at"].startswith("2026-01-26")
     assert decision["rule_id"] == "licence.decision.priority"
     await act("grant", licence_number="LIC-9")
     await act("suspend", reason="audit")
@@ -181,6 +182,7 @@ async def test_licence_deadlines_follow_the_licence(client: AsyncClient, tenant:
     rows = (await client.get("/v1/deadlines", params={"subject_id": licence_id}, headers=admin)).json()["data"]
     assert {(d["kind"], d["status"]) for d in rows} == {
         ("licence_decision", "met"),
+        ("supporting_documents", "cancelled"),  # never recorded as sent before the grant
         ("suspension_representations", "met"),
     }
 

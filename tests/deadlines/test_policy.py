@@ -57,6 +57,7 @@ FULL = Anchor(
     ended_on=D("2028-01-31"),
     absent_since=D("2026-01-12"),
     unpaid_leave=((D("2026-01-12"), None),),
+    new_licence_needed=True,
 )
 
 

@@ -35,7 +35,9 @@ def test_licence_states_and_actions() -> None:
         ("submit", "submitted"), ("grant", "active"), ("refuse", "refused"), ("downgrade", "b_rated"),
         ("upgrade", "active"), ("suspend", "suspended"), ("make_representations", None),
         ("reinstate", "active"), ("reinstate_b_rated", "b_rated"), ("revoke", "revoked"),
-        ("surrender", "surrendered"),
+        ("surrender", "surrendered"), ("send_supporting_documents", None), ("receive_downgrade_notice", None),
+        ("respond_to_downgrade_notice", None), ("pay_action_plan_fee", None),
+        ("record_change_of_ownership", None), ("apply_for_new_licence", None),
     }  # fmt: skip
 
 
@@ -58,9 +60,10 @@ def test_licence_states_and_actions() -> None:
         (
             LICENCE,
             {
-                "submitted": ("licence_decision",),
-                "b_rated": ("action_plan",),
+                "submitted": ("licence_decision", "supporting_documents"),
+                "b_rated": ("action_plan", "action_plan_fee_payment"),
                 "suspended": ("suspension_representations",),
+                "revoked": ("cooling_off",),
             },
         ),
     ],

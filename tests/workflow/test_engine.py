@@ -44,8 +44,8 @@ def test_every_hire_edge_fires_from_each_of_its_sources(action_name: str, source
 
     dest = action.dest or source
     assert (applied.from_state, applied.to_state, case.state) == (source, dest, dest)
-    # A kind both states arm carries over: neither settled nor armed again.
-    carried = set(HIRE.state(source).arms) & set(HIRE.state(dest).arms) if dest != source else set()
+    # A kind both states may hold carries over (unless the action meets it): neither settled nor armed again.
+    carried = (HIRE.deadlines_of(source) & HIRE.deadlines_of(dest)) - set(action.meets) if dest != source else set()
     if action.dest is None:
         assert applied.armed == action.arms
         assert set(applied.settled) <= set(action.meets)
@@ -104,17 +104,24 @@ def test_every_licence_edge_fires_from_each_of_its_sources(action_name: str, sou
         (HIRE, "change_job", "employed", "employed", "job_change", (), {}),
         (HIRE, "record_rtw_follow_up", "employed", "employed", None, ("rtw_follow_up",),
          {"rtw_follow_up": "met"}),
-        (LICENCE, "submit", "draft", "submitted", None, ("licence_decision",), {}),
-        (LICENCE, "grant", "submitted", "active", None, (), {"licence_decision": "met"}),
-        (LICENCE, "downgrade", "active", "b_rated", None, ("action_plan",), {}),
-        (LICENCE, "upgrade", "b_rated", "active", None, (), {"action_plan": "met"}),
+        (LICENCE, "submit", "draft", "submitted", None, ("licence_decision", "supporting_documents"), {}),
+        (LICENCE, "send_supporting_documents", "submitted", "submitted", None, (), {"supporting_documents": "met"}),
+        (LICENCE, "grant", "submitted", "active", None, (),
+         {"licence_decision": "met", "supporting_documents": "cancelled"}),
+        (LICENCE, "receive_downgrade_notice", "active", "active", None, ("downgrade_representations",), {}),
+        # A change of ownership in progress carries over a rating change.
+        (LICENCE, "downgrade", "active", "b_rated", None, ("action_plan", "action_plan_fee_payment"),
+         {"downgrade_representations": "cancelled"}),
+        (LICENCE, "upgrade", "b_rated", "active", None, (),
+         {"action_plan": "met", "action_plan_fee_payment": "cancelled"}),
         (LICENCE, "suspend", "b_rated", "suspended", None, ("suspension_representations",),
-         {"action_plan": "cancelled"}),
+         {"action_plan": "cancelled", "action_plan_fee_payment": "cancelled", "new_licence_application": "cancelled"}),
         (LICENCE, "make_representations", "suspended", "suspended", None, (),
          {"suspension_representations": "met"}),
-        (LICENCE, "reinstate_b_rated", "suspended", "b_rated", None, ("action_plan",),
+        (LICENCE, "reinstate_b_rated", "suspended", "b_rated", None, ("action_plan", "action_plan_fee_payment"),
          {"suspension_representations": "cancelled"}),
-        (LICENCE, "revoke", "suspended", "revoked", None, (), {"suspension_representations": "cancelled"}),
+        (LICENCE, "revoke", "suspended", "revoked", None, ("cooling_off",),
+         {"suspension_representations": "cancelled"}),
     ],
 )  # fmt: skip
 def test_effects_of_an_action(
