@@ -21,7 +21,7 @@ date (settled status: no follow-up check is needed). The caller skips the kind.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -259,7 +259,12 @@ def _cos_assignment_window(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
 def _visa_application_window(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     assigned = a.cos_assigned_on or a.today
     period = Period.of(book, ids.COS_VISA_APPLICATION_WINDOW, assigned)
-    return [period.spec("visa_application_window", assigned, a.nation, "the CoS was assigned")]
+    spec = period.spec("visa_application_window", assigned, a.nation, "the CoS was assigned")
+    ends = a.permission_end_date
+    if ends is not None and ends < spec.due_on:
+        # A worker already holding permission (a new CoS) must apply while it lasts.
+        return [replace(spec, due_on=ends, basis=f"{spec.basis}, but the current permission ends on {ends}")]
+    return [spec]
 
 
 def _visa_decision(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:

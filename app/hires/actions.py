@@ -17,22 +17,26 @@ from app.context import Context
 from app.db.transactions import for_update
 from app.deadlines.models import Deadline
 from app.deadlines.policy import UK_TIME, breach_trigger
-from app.hires import counting, eligibility, impacts
+from app.hires import counting, eligibility, impacts, new_cos
 from app.hires.anchors import anchor_for, trigger_date, worker_nation
 from app.hires.models import Hire
 from app.hires.queries import USES_ALLOCATION, assess, licence_and_allocation
 from app.hires.queries import facts as hire_facts
 from app.hires.schemas import (
     ACTION_PAYLOADS,
+    AbandonNewCos,
     AssignCos,
+    AssignNewCos,
     ChangeJob,
     ChangeSalary,
     ChangeWorkLocation,
     CompleteRtwCheck,
     EndSponsorship,
     GrantCos,
+    GrantNewPermission,
     GrantVisa,
     RecordAbsence,
+    RecordPermissionChange,
     RecordReturn,
     RecordUnpaidLeave,
     RefusalPayload,
@@ -44,9 +48,10 @@ from app.hires.schemas import (
 from app.licences.models import CosAllocation, Licence
 from app.obligations import service as obligations
 from app.workflow import HIRE, GuardInput
-from app.workflow.guards import ELIGIBLE
+from app.workflow.guards import ELIGIBLE, UNDEFINED_COS_STATES
 
 BEFORE_VISA_APPLICATION = frozenset({"cos_assigned"})  # an undefined CoS withdrawn here goes back
+_VISA_DECIDED_FROM = frozenset({"visa_applied", "new_visa_applied"})
 
 
 async def act(
@@ -65,16 +70,23 @@ async def act(
         # The rules apply by the CoS assignment date, which this action fixes.
         hire.cos_assigned_on = payload.assigned_on or ctx.today
     declared = HIRE.find_action(action)
-    if declared is not None and ELIGIBLE in declared.guards:
-        await assess(session, ctx, hire)  # the rules in force now, not on the day of the last edit
+    assessed: eligibility.Assessment | None
+    if isinstance(payload, AssignNewCos):
+        assessed = new_cos.assess(hire, payload, ctx.book, ctx.today)  # the new CoS's own date and job
+    else:
+        if declared is not None and ELIGIBLE in declared.guards:
+            await assess(session, ctx, hire)  # the rules in force now, not on the day of the last edit
+        assessed = eligibility.stored(hire)
     open_obligations = await obligations.count_open(session, hire.id)
     counted = await counting.count(session, hire, payload, ctx.book, ctx.today, worker_nation(ctx, hire))
-    facts = hire_facts(licence, allocation, ctx.today, eligibility.stored(hire), open_obligations, counted)
+    facts = hire_facts(licence, allocation, ctx.today, assessed, open_obligations, counted)
     applied = cases.run(HIRE, hire, action, GuardInput(hire, facts, payload.model_dump()), by_system=by_system)
     record(hire, applied.from_state, payload, ctx.today)
     if applied.to_state != applied.from_state:
         hire.state_entered_at = ctx.now
-    if applied.action == "assign_cos" and applied.from_state == "draft":
+    if isinstance(payload, AssignNewCos) and assessed is not None:
+        new_cos.keep(hire, payload, assessed, ctx.book, ctx.today)
+    if applied.action in ("assign_cos", "assign_new_cos") and applied.from_state in UNDEFINED_COS_STATES:
         assert allocation is not None  # the undefined_cos_left guard refused otherwise
         allocation.used += 1
         hire.uses_allocation = True
@@ -132,7 +144,16 @@ def record(hire: Hire, from_state: str, payload: BaseModel, today: date) -> None
         case StartEmployment():
             hire.actual_start_date = payload.actual_start_date
         case EndSponsorship():
-            hire.ended_on, hire.end_reason = payload.ended_on, payload.reason
+            hire.ended_on, hire.end_reason, hire.pending_cos = payload.ended_on, payload.reason, None
+        case GrantNewPermission():
+            hire.permission_start_date = payload.permission_start_date
+            hire.permission_end_date = payload.permission_end_date
+            hire.visa_granted_on = payload.granted_on or today
+            new_cos.take_effect(hire)
+        case RecordPermissionChange():
+            hire.permission_end_date = payload.permission_end_date
+        case AbandonNewCos():
+            hire.pending_cos = None
         case ChangeSalary():
             hire.salary = payload.new_salary
         case ChangeJob():
@@ -151,6 +172,9 @@ def record(hire: Hire, from_state: str, payload: BaseModel, today: date) -> None
             hire.ended_on, hire.end_reason = payload.withdrawn_on or today, payload.reason
         case RefusalPayload():
             hire.ended_on, hire.end_reason = payload.refused_on or today, payload.reason
+            if from_state in _VISA_DECIDED_FROM:
+                # A refused visa makes the ISC paid on the CoS refundable (facts §2.4, older material).
+                hire.isc_refundable, hire.pending_cos = True, None
         case _:
             reason = getattr(payload, "reason", None)
             if hire.state == "sponsorship_ended":  # record_no_show
@@ -181,9 +205,8 @@ async def end_all_sponsorship(session: AsyncSession, ctx: Context, reason: str, 
     """Revocation or surrender: pre-employment cases are withdrawn, workers' sponsorship ends."""
     before = [s for s in HIRE.find_action("withdraw").sources if s != "rtw_verified"]  # type: ignore[union-attr]
     events = await _cascade(session, ctx, before, "withdraw", {"reason": reason, "withdrawn_on": on.isoformat()})
-    events += await _cascade(
-        session, ctx, ("rtw_verified", "employed"), "end_sponsorship", {"ended_on": on.isoformat(), "reason": reason}
-    )
+    employed = HIRE.find_action("end_sponsorship").sources  # type: ignore[union-attr]
+    events += await _cascade(session, ctx, employed, "end_sponsorship", {"ended_on": on.isoformat(), "reason": reason})
     return events
 
 

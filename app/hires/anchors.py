@@ -34,10 +34,10 @@ def anchor_for(hire: Hire, today: date, nation: Nation) -> Anchor:
         nation=nation,
         start_date=hire.start_date,
         cos_granted_on=hire.cos_granted_on,
-        cos_assigned_on=hire.cos_assigned_on,
+        cos_assigned_on=hire.new_cos_assigned_on or hire.cos_assigned_on,
         visa_applied_on=hire.visa_applied_on,
         visa_service=hire.visa_service,
-        inside_uk=hire.inside_uk,
+        inside_uk=True if hire.pending_cos else hire.inside_uk,  # a new CoS is applied on in the UK
         permission_start_date=hire.permission_start_date,
         permission_end_date=hire.permission_end_date,
         permission_notified_on=hire.visa_granted_on,
@@ -49,7 +49,7 @@ def anchor_for(hire: Hire, today: date, nation: Nation) -> Anchor:
 
 #: The payload date each reportable event counts from (facts §5.1); otherwise the day it is recorded.
 #: Threshold-counted reports (absence, unpaid leave) count from the date `counting` finds instead.
-_TRIGGER_FIELDS = ("ended_on", "withdrawn_on", "effective_date")
+_TRIGGER_FIELDS = ("ended_on", "withdrawn_on", "refused_on", "noticed_on", "effective_date")
 
 
 def trigger_date(payload: BaseModel, today: date) -> date:

@@ -64,21 +64,52 @@ def evaluate(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str 
     return result.status.value, result.model_dump(mode="json")
 
 
-def _input(hire: Hire, on: date, salary: Decimal) -> EligibilityInput:
-    assert hire.soc_code is not None and hire.weekly_hours is not None
+def _input(
+    hire: Hire,
+    on: date,
+    salary: Decimal,
+    *,
+    soc_code: str | None = None,
+    weekly_hours: Decimal | None = None,
+    protected: bool | None = None,
+) -> EligibilityInput:
+    """The check's input from the case, with a new CoS's job details when given."""
+    code, hours = soc_code or hire.soc_code, weekly_hours or hire.weekly_hours
+    assert code is not None and hours is not None
+    held = hire.held_skilled_worker_permission_before_2025_07_22 if protected is None else protected
     return EligibilityInput(
-        soc_code=hire.soc_code,
+        soc_code=code,
         annual_salary=salary,
-        weekly_hours=hire.weekly_hours,
+        weekly_hours=hours,
         age_on_application_date=age_on(hire.date_of_birth, hire.visa_applied_on or on),
         switching_from_student_or_graduate=hire.switching_from_student_or_graduate,
         working_towards_professional_qualification=hire.working_towards_professional_qualification,
         postdoctoral_role=hire.postdoctoral_role,
         phd=PhdQualification(hire.phd),
-        held_skilled_worker_permission_before_2025_07_22=hire.held_skilled_worker_permission_before_2025_07_22,
+        held_skilled_worker_permission_before_2025_07_22=held,
         first_sponsored_before_2024_04_04=hire.first_sponsored_before_2024_04_04,
         cos_assignment_date=on,
     )
+
+
+def for_new_cos(
+    hire: Hire,
+    book: RuleBook,
+    on: date,
+    *,
+    soc_code: str | None,
+    salary: Decimal | None,
+    weekly_hours: Decimal | None,
+    protected: bool,
+) -> Assessment:
+    """The answer for a new CoS assigned on `on`, with its own job details, under the rules of that date."""
+    pay = salary or hire.salary
+    if pay is None or (soc_code or hire.soc_code) is None or (weekly_hours or hire.weekly_hours) is None:
+        return "incomplete", _incomplete("details_missing", "The new CoS needs the SOC code, salary and weekly hours.")
+    answer = check_eligibility(
+        book, _input(hire, on, pay, soc_code=soc_code, weekly_hours=weekly_hours, protected=protected)
+    )
+    return answer.status.value, answer.model_dump(mode="json")
 
 
 def with_salary(hire: Hire, book: RuleBook, salary: Decimal, today: date) -> EligibilityResult | None:

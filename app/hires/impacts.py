@@ -176,30 +176,39 @@ def _timing(hire: Hire, book: RuleBook, on: date, changes: list[RuleChange], nat
     if not durations:
         return []
     found = []
+    seen: set[str] = set()  # one impact per changed rule, at the first state ahead that counts by it
     for state, kind in _kinds_ahead(hire.state):
         for spec in policy.compute(kind, anchor_for(hire, on, nation), book):
             change = durations.get(spec.rule_id)
-            if change is None:
+            if change is None or spec.rule_id in seen:
                 continue
+            seen.add(spec.rule_id)
             step = f"{_entering(state)} (which starts the {kind.replace('_', ' ')} deadline)"
             reason = (
                 f"The {kind.replace('_', ' ')} deadline counts {change.after} instead of {change.before} when it "
                 f"starts on or after {on} ({change.rule_id})"
             )
             found.append(_impact(hire, on, ImpactEffect.timed_differently, step, reason, [change]))
-            break
     return found
+
+
+#: A new CoS for an employed worker is a choice, not a step every case takes: its deadlines are ahead of a
+#: case only once it is in that loop.
+_NEW_COS_LOOP = frozenset({"new_cos_assigned", "new_visa_applied"})
 
 
 def _kinds_ahead(state: str) -> list[tuple[str, str]]:
     """(state, kind) for the deadlines the case will arm in the states still ahead of it."""
     seen, queue = {state}, [state]
+    loop = state in _NEW_COS_LOOP
     while queue:
         for action in HIRE.actions_from(queue.pop()):
+            if action.dest in _NEW_COS_LOOP and not loop:
+                continue
             if action.dest is not None and action.dest not in seen:
                 seen.add(action.dest)
                 queue.append(action.dest)
-    return [(s.name, kind) for s in HIRE.states if s.name in seen - {state} for kind in s.arms]
+    return [(s.name, kind) for s in HIRE.states if s.name in seen - {state} for kind in s.arms]  # declaration order
 
 
 def _entering(state: str) -> str:

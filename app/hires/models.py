@@ -66,6 +66,10 @@ class Hire(Base):
     cos_granted_on: Mapped[date | None] = mapped_column(Date)
     cos_assigned_on: Mapped[date | None] = mapped_column(Date)
     cos_salary: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))  # as stated on the CoS when assigned
+    # An employed worker's new CoS (extension or change of employment), kept apart until the new
+    # permission is granted: the current job and CoS stay in force until then.
+    pending_cos: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    isc_refundable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     uses_allocation: Mapped[bool] = mapped_column(Boolean, default=False)
     visa_service: Mapped[str | None] = mapped_column(String(20))
     visa_applied_on: Mapped[date | None] = mapped_column(Date)
@@ -98,3 +102,8 @@ class Hire(Base):
     @property
     def worker_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    @property
+    def new_cos_assigned_on(self) -> date | None:
+        """The assignment date of the new CoS pending for an employed worker."""
+        return date.fromisoformat(self.pending_cos["assigned_on"]) if self.pending_cos else None

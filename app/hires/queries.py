@@ -18,7 +18,7 @@ from app.licences.models import CosAllocation, Licence
 from app.workflow import Facts
 
 #: Actions that change the undefined-CoS allocation's `used` count.
-USES_ALLOCATION = frozenset({"assign_cos", "withdraw"})
+USES_ALLOCATION = frozenset({"assign_cos", "assign_new_cos", "withdraw"})
 
 
 async def licence_and_allocation(

@@ -148,6 +148,11 @@ class HireOut(BaseModel):
     cos_granted_on: date | None
     cos_assigned_on: date | None
     cos_salary: Decimal | None = Field(description="the salary stated on the CoS when it was assigned")
+    pending_cos: dict[str, Any] | None = Field(
+        description="an employed worker's new CoS (purpose, reference, job, eligibility) until its permission "
+        "is granted"
+    )
+    isc_refundable: bool = Field(description="a visa refusal makes the Immigration Skills Charge refundable")
     visa_service: str | None
     visa_applied_on: date | None
     visa_granted_on: date | None
@@ -294,6 +299,48 @@ class ChangeWorkLocation(_Strict):
     work_nation: Nation | None = None
 
 
+class CosPurpose(StrEnum):
+    extension = "extension"
+    change_of_employment = "change_of_employment"
+
+
+class AssignNewCos(_Strict):
+    purpose: CosPurpose
+    cos_reference: CosReference
+    assigned_on: date | None = Field(default=None, description="defaults to today; the rules apply by this date")
+    soc_code: SocCode | None = Field(default=None, description="the new job's SOC code (a change of employment)")
+    job_title: str | None = Field(default=None, max_length=200)
+    salary: Money | None = Field(default=None, description="the salary on the new CoS; defaults to the current one")
+    weekly_hours: Hours | None = None
+
+
+class GrantNewPermission(_Strict):
+    granted_on: date | None = Field(default=None, description="defaults to today")
+    permission_start_date: date
+    permission_end_date: date
+
+
+class PermissionChangeKind(StrEnum):
+    curtailment = "curtailment"
+    other = "other"
+
+
+class RecordPermissionChange(_Strict):
+    effective_date: date
+    permission_end_date: date = Field(description="when the worker's permission now ends")
+    kind: PermissionChangeKind
+    description: Text | None = None
+
+
+class RecordSuspectedBreach(_Strict):
+    noticed_on: date
+    description: Text
+
+
+class AbandonNewCos(_Strict):
+    reason: Text
+
+
 class RecordRtwFollowUp(CompleteRtwCheck):
     new_permission_end_date: date | None = Field(default=None, description="when the worker's new permission ends")
 
@@ -319,4 +366,11 @@ ACTION_PAYLOADS: dict[str, type[BaseModel]] = {
     "change_job": ChangeJob,
     "change_work_location": ChangeWorkLocation,
     "record_rtw_follow_up": RecordRtwFollowUp,
+    "record_permission_change": RecordPermissionChange,
+    "record_suspected_breach": RecordSuspectedBreach,
+    "assign_new_cos": AssignNewCos,
+    "submit_new_visa_application": SubmitVisaApplication,
+    "abandon_new_cos": AbandonNewCos,
+    "grant_new_permission": GrantNewPermission,
+    "refuse_new_permission": RefusalPayload,
 }

@@ -21,6 +21,8 @@ _WORKER_EVENTS = {
     "work_location_change": "the work location change",
     "employment_end": "employment ended",
     "cos_withdrawal": "sponsorship was withdrawn",
+    "permission_change": "the worker's permission changed",
+    "suspected_breach": "the suspected breach came to light",
 }
 _SPONSOR_EVENTS = {
     "organisation_name": "the organisation name changed",
@@ -58,6 +60,12 @@ def obligation_due(kind: str, trigger_date: date, nation: Nation, book: RuleBook
             "; the sources conflict on this event's window, the sponsor-event window is used" if kind == "size" else ""
         )
         return period.spec(kind, trigger_date, nation, _SPONSOR_EVENTS[kind], note=note)
+    if kind == "suspected_breach":
+        # facts §5.1 W12: "as soon as reasonably practicable" (Reiss Edwards) vs 10 working days (Bates
+        # Wells): the worker-event window is kept, and the obligation is flagged urgent.
+        report = Period.of(book, ids.REPORTING_WORKER_EVENT, trigger_date)
+        note = "; urgent: the sources conflict, one says as soon as reasonably practicable"
+        return report.spec(kind, trigger_date, nation, _WORKER_EVENTS[kind], note=note)
     if kind not in _WORKER_EVENTS:
         raise UnknownDeadlineKind(f"no obligation policy for {kind!r}; known: {', '.join(sorted(OBLIGATION_KINDS))}")
     if kind == "late_start":

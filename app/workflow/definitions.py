@@ -26,10 +26,12 @@ from app.workflow.guards import (
     ABSENCE_START,
     ACTUAL_START,
     APPLICATION_DATE,
+    APPLIED_IN_TIME,
     ASSIGNED_ON,
     COS_ISSUED,
     COS_REFERENCE,
     COS_TYPE_FITS_LOCATION,
+    DESCRIPTION,
     EFFECTIVE_DATE,
     ELIGIBLE,
     ENDED_ON,
@@ -38,9 +40,12 @@ from app.workflow.guards import (
     LEAVE_END,
     LEAVE_START,
     LICENCE_ACTIVE,
+    NEW_COS_FITS_PURPOSE,
+    NEW_PERMISSION_END,
     NEW_SALARY,
     NO_OPEN_ABSENCE,
     NO_OPEN_OBLIGATIONS,
+    NOTICED_ON,
     PERMISSION_DATES_IN_ORDER,
     PERMISSION_END,
     PERMISSION_START,
@@ -358,6 +363,9 @@ LICENCE: Workflow[Subject] = Workflow(
 
 # --- hire case (design §2.2) ---------------------------------------------------------------------
 
+#: Employment runs in these states: the worker's reportable events can happen in any of them.
+_EMPLOYED = ("employed", "new_cos_assigned", "new_visa_applied")
+
 _PRE_EMPLOYMENT = (
     "awaiting_licence",
     "draft",
@@ -412,6 +420,18 @@ HIRE: Workflow[HireSubject] = Workflow(
             "employed",
             "Sponsored employment running: reportable events open SMS obligations.",
             arms=("rtw_follow_up",),
+        ),
+        State(
+            "new_cos_assigned",
+            "Still employed, with a new CoS assigned (an extension, or a change of employment into another SOC "
+            "code): the in-country application is due within 3 months and before the current permission ends.",
+            arms=("visa_application_window", "rtw_follow_up"),
+        ),
+        State(
+            "new_visa_applied",
+            "Still employed, the in-country application on the new CoS made; decision awaited (the current "
+            "permission continues while it is pending).",
+            arms=("visa_decision", "rtw_follow_up"),
         ),
         State("sponsorship_ended", "Employment ended or sponsorship stopped; the report of it is due."),
         State(
@@ -531,7 +551,7 @@ HIRE: Workflow[HireSubject] = Workflow(
         Action(
             "end_sponsorship",
             "Record that employment ended or sponsorship stopped.",
-            ("rtw_verified", "employed"),
+            ("rtw_verified", *_EMPLOYED),
             "sponsorship_ended",
             guards=(required(ENDED_ON),),
             opens_obligation="employment_end",
@@ -563,7 +583,7 @@ HIRE: Workflow[HireSubject] = Workflow(
             "record_absence",
             "Record an unauthorised absence: reportable once it passes 10 consecutive working days, counted "
             "here; an absence with no last day is watched until it does or the return is recorded.",
-            ("employed",),
+            _EMPLOYED,
             None,
             guards=(
                 required(ABSENCE_START),
@@ -579,7 +599,7 @@ HIRE: Workflow[HireSubject] = Workflow(
         Action(
             "record_return",
             "Record the last day of the open unauthorised absence; reportable if it passed the threshold.",
-            ("employed",),
+            _EMPLOYED,
             None,
             guards=(required(ABSENCE_END), not_in_future(ABSENCE_END), ABSENCE_OPEN),
             opens_obligation="unauthorised_absence",
@@ -590,7 +610,7 @@ HIRE: Workflow[HireSubject] = Workflow(
             "record_unpaid_leave",
             "Record unpaid or reduced-pay leave (again with the same first day to give its last day): "
             "reportable from the day the calendar year's leave passes 4 weeks, counted here.",
-            ("employed",),
+            _EMPLOYED,
             None,
             guards=(
                 required(LEAVE_START),
@@ -606,7 +626,7 @@ HIRE: Workflow[HireSubject] = Workflow(
         Action(
             "change_salary",
             "Record a salary change; a cut below the CoS salary must be reported.",
-            ("employed",),
+            _EMPLOYED,
             None,
             guards=(required(NEW_SALARY, EFFECTIVE_DATE),),
             opens_obligation="salary_change",
@@ -615,7 +635,7 @@ HIRE: Workflow[HireSubject] = Workflow(
         Action(
             "change_job",
             "Record a significant change to the job within the same SOC code.",
-            ("employed",),
+            _EMPLOYED,
             None,
             guards=(required(EFFECTIVE_DATE),),
             opens_obligation="job_change",
@@ -623,7 +643,7 @@ HIRE: Workflow[HireSubject] = Workflow(
         Action(
             "change_work_location",
             "Record a change of normal work location.",
-            ("employed",),
+            _EMPLOYED,
             None,
             guards=(required(EFFECTIVE_DATE),),
             opens_obligation="work_location_change",
@@ -635,6 +655,88 @@ HIRE: Workflow[HireSubject] = Workflow(
             "employed",
             guards=(required(RTW_CHECK_DATE), not_in_future(RTW_CHECK_DATE)),
             meets=("rtw_follow_up",),
+        ),
+        Action(
+            "record_permission_change",
+            "Record a change to the worker's permission (curtailment, or a new permission end date): reported "
+            "within 10 working days; the follow-up check is re-armed from the new end date.",
+            ("employed",),
+            "employed",
+            guards=(required(EFFECTIVE_DATE, NEW_PERMISSION_END), not_in_future(EFFECTIVE_DATE)),
+            opens_obligation="permission_change",
+            meets=("rtw_follow_up",),
+        ),
+        Action(
+            "record_suspected_breach",
+            "Record that the worker is known or suspected to have breached their conditions: reported within "
+            "10 working days, flagged urgent (the sources conflict on the window).",
+            ("rtw_verified", *_EMPLOYED),
+            None,
+            guards=(required(NOTICED_ON, DESCRIPTION), not_in_future(NOTICED_ON)),
+            opens_obligation="suspected_breach",
+        ),
+        Action(
+            "assign_new_cos",
+            "Assign a new undefined CoS to the employed worker: an extension in the same occupation before "
+            "permission ends, or a change of employment into another SOC code; eligible under the rules of the "
+            "new assignment date.",
+            ("employed",),
+            "new_cos_assigned",
+            guards=(
+                LICENCE_ACTIVE,
+                ELIGIBLE,
+                HIRE_DETAILS_COMPLETE,
+                UNDEFINED_COS_LEFT,
+                required(COS_REFERENCE),
+                not_in_future(ASSIGNED_ON),
+                on_or_after(ASSIGNED_ON, "cos_assigned_on", "the current CoS assignment date"),
+                NEW_COS_FITS_PURPOSE,
+            ),
+        ),
+        Action(
+            "submit_new_visa_application",
+            "Record the worker's in-country application on the new CoS.",
+            ("new_cos_assigned",),
+            "new_visa_applied",
+            guards=(
+                required(APPLICATION_DATE),
+                not_in_future(APPLICATION_DATE),
+                on_or_after(APPLICATION_DATE, "new_cos_assigned_on", "the new CoS assignment date"),
+                APPLIED_IN_TIME,
+            ),
+            meets=("visa_application_window",),
+        ),
+        Action(
+            "abandon_new_cos",
+            "The new CoS will not be used (withdrawn, or its window passed): employment goes on under the "
+            "current permission.",
+            ("new_cos_assigned",),
+            "employed",
+            guards=(required(REASON),),
+        ),
+        Action(
+            "grant_new_permission",
+            "Record the new permission granted on the new CoS: employment goes on under it, and the follow-up "
+            "check is re-armed from its end date.",
+            ("new_visa_applied",),
+            "employed",
+            guards=(
+                required(PERMISSION_START, PERMISSION_END),
+                PERMISSION_DATES_IN_ORDER,
+                not_in_future(VISA_GRANTED_ON),
+                on_or_after(VISA_GRANTED_ON, *_APPLIED),
+            ),
+            meets=("visa_decision", "rtw_follow_up"),
+        ),
+        Action(
+            "refuse_new_permission",
+            "Record that the in-country application was refused: the worker's right to work ends, sponsorship "
+            "ends and its report is due; the Immigration Skills Charge paid on the CoS is refundable.",
+            ("new_visa_applied",),
+            "sponsorship_ended",
+            guards=(not_in_future(REFUSED_ON), on_or_after(REFUSED_ON, *_APPLIED)),
+            opens_obligation="employment_end",
+            meets=("visa_decision",),
         ),
     ),
     on_breach={

@@ -70,6 +70,10 @@ class HireSubject(Subject, Protocol):
     def absent_since(self) -> date | None:
         """First day of an unauthorised absence still open (no return recorded)."""
 
+    @property
+    def new_cos_assigned_on(self) -> date | None:
+        """The assignment date of an employed worker's new CoS, while it is pending."""
+
 
 @dataclass(frozen=True)
 class Facts:
@@ -375,8 +379,13 @@ COS_TYPE_FITS_LOCATION: Guard[HireSubject] = Guard(
 )
 
 
+#: States from which a CoS assigned comes from the undefined allocation: a new worker in the UK (from
+#: draft), or an employed worker's new CoS (an extension or a change of employment).
+UNDEFINED_COS_STATES = frozenset({UNDEFINED_COS_STATE, "employed"})
+
+
 def _undefined_cos_left(inp: GuardInput[HireSubject]) -> list[Reason]:
-    if inp.subject.state != UNDEFINED_COS_STATE:
+    if inp.subject.state not in UNDEFINED_COS_STATES:
         return []
     remaining = inp.facts.undefined_cos_remaining
     if remaining is None:
@@ -431,6 +440,9 @@ LEAVE_END = Field("leave_end_date", "the last day of unpaid leave", "date")
 REFUSED_ON = Field("refused_on", "the refusal date", "date")
 VISA_GRANTED_ON = Field("granted_on", "the visa grant date", "date")
 WITHDRAWN_ON = Field("withdrawn_on", "the withdrawal date", "date")
+NEW_PERMISSION_END = Field("permission_end_date", "the new permission end date", "date")
+NOTICED_ON = Field("noticed_on", "the date the suspected breach came to light", "date")
+DESCRIPTION = Field("description", "what happened", "text")
 EFFECTIVE_DATE = Field("effective_date", "the date the change takes effect", "date")
 NEW_SALARY = Field("new_salary", "the new annual salary", "money")
 
@@ -615,6 +627,77 @@ def _absence_open(inp: GuardInput[HireSubject]) -> list[Reason]:
 
 ABSENCE_OPEN: Guard[HireSubject] = Guard(
     "absence_open", "An unauthorised absence is open, and ends no earlier than it began.", _absence_open
+)
+
+
+def _new_cos_fits_purpose(inp: GuardInput[HireSubject]) -> list[Reason]:
+    """An extension keeps the occupation and comes before permission ends; a change of employment is
+    into another SOC code (within the same code a job change is reported, with no new CoS)."""
+    purpose = inp.payload.get("purpose")
+    new_code = inp.payload.get("soc_code")
+    current = inp.subject.soc_code
+    if purpose == "change_of_employment":
+        if new_code is None or new_code == current:
+            return [
+                Reason(
+                    "same_soc_code",
+                    f"A change of employment needs a new CoS only into another SOC code; this job stays in SOC "
+                    f"{current}: record it with change_job (a report, no new CoS).",
+                    "soc_code",
+                )
+            ]
+        return []
+    if new_code is not None and new_code != current:
+        return [
+            Reason(
+                "extension_changes_soc_code",
+                f"An extension keeps the occupation (SOC {current}); a move to SOC {new_code} is a change of "
+                "employment: assign the new CoS with purpose change_of_employment.",
+                "soc_code",
+            )
+        ]
+    ends = inp.subject.permission_end_date
+    on = _payload_date(inp.payload, ASSIGNED_ON.name) or inp.facts.today
+    if ends is None or on > ends:
+        why = "holds no time-limited permission" if ends is None else f"permission ended on {ends}"
+        return [
+            Reason(
+                "extension_after_permission_ended",
+                f"An extension is applied for before permission ends; the worker {why}.",
+                ASSIGNED_ON.name,
+            )
+        ]
+    return []
+
+
+NEW_COS_FITS_PURPOSE: Guard[HireSubject] = Guard(
+    "new_cos_fits_purpose",
+    "An extension keeps the SOC code and comes before permission ends; a change of employment changes the SOC code.",
+    _new_cos_fits_purpose,
+    needs_payload=True,
+)
+
+
+def _applied_in_time(inp: GuardInput[HireSubject]) -> list[Reason]:
+    applied = _payload_date(inp.payload, APPLICATION_DATE.name)
+    ends = inp.subject.permission_end_date
+    if applied is None or ends is None or applied <= ends:
+        return []
+    return [
+        Reason(
+            "application_after_permission_ended",
+            f"The application date ({applied}) is after the worker's permission ended ({ends}): an in-country "
+            "application must be made while permission lasts.",
+            APPLICATION_DATE.name,
+        )
+    ]
+
+
+APPLIED_IN_TIME: Guard[HireSubject] = Guard(
+    "applied_in_time",
+    "An in-country application on a new CoS is made before the current permission ends.",
+    _applied_in_time,
+    needs_payload=True,
 )
 
 

@@ -27,6 +27,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('postdoctoral_role', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('phd', sa.String(length=20), server_default='none', nullable=False))
         batch_op.add_column(sa.Column('cos_salary', sa.Numeric(precision=12, scale=2), nullable=True))
+        batch_op.add_column(sa.Column('pending_cos', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('isc_refundable', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('absent_since', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('unpaid_leave', sa.JSON(), nullable=True))
         batch_op.alter_column('salary_option',
@@ -46,6 +48,8 @@ def downgrade() -> None:
                nullable=False)
         batch_op.drop_column('unpaid_leave')
         batch_op.drop_column('absent_since')
+        batch_op.drop_column('isc_refundable')
+        batch_op.drop_column('pending_cos')
         batch_op.drop_column('cos_salary')
         batch_op.drop_column('phd')
         batch_op.drop_column('postdoctoral_role')

@@ -28,6 +28,7 @@ class Case:
     cos_assigned_on: date | None = None
     visa_applied_on: date | None = None
     absent_since: date | None = None
+    new_cos_assigned_on: date | None = None
 
 
 @dataclass
@@ -59,6 +60,8 @@ GOOD_PAYLOAD: Mapping[str, object] = {
     "leave_start_date": date(2026, 1, 5),
     "effective_date": date(2026, 3, 1),
     "new_salary": Decimal("46000"),
+    "noticed_on": date(2026, 3, 1),
+    "description": "Working for another employer.",
 }
 
 

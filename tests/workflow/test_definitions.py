@@ -13,8 +13,8 @@ from app.workflow.guards import COS_ISSUED_STATES, UNDEFINED_COS_STATE, Subject
 def test_hire_states_and_actions_are_those_of_the_design() -> None:
     assert [s.name for s in HIRE.states] == [
         "awaiting_licence", "draft", "cos_requested", "cos_granted", "cos_assigned", "visa_applied",
-        "visa_granted", "rtw_verified", "employed", "sponsorship_ended", "closed", "withdrawn",
-        "refused", "expired",
+        "visa_granted", "rtw_verified", "employed", "new_cos_assigned", "new_visa_applied",
+        "sponsorship_ended", "closed", "withdrawn", "refused", "expired",
     ]  # fmt: skip
     design_actions = {
         "licence_activated", "request_cos", "grant_cos", "refuse_cos", "assign_cos",
@@ -22,7 +22,11 @@ def test_hire_states_and_actions_are_those_of_the_design() -> None:
         "start_employment", "end_sponsorship", "close", "withdraw", "expire_cos", "record_absence",
         "change_salary", "change_job", "change_work_location", "record_unpaid_leave",
     }  # fmt: skip
-    added_here = {"record_no_show", "record_rtw_follow_up", "record_return"}
+    added_here = {
+        "record_no_show", "record_rtw_follow_up", "record_return", "record_permission_change",
+        "record_suspected_breach", "assign_new_cos", "submit_new_visa_application", "abandon_new_cos",
+        "grant_new_permission", "refuse_new_permission",
+    }  # fmt: skip
     assert {a.name for a in HIRE.actions} == design_actions | added_here
     assert {a.name for a in HIRE.actions if a.system} == {"licence_activated", "expire_cos"}
 
@@ -54,6 +58,8 @@ def test_licence_states_and_actions() -> None:
                 "visa_granted": ("rtw_check_before_start", "late_start"),
                 "rtw_verified": ("late_start",),
                 "employed": ("rtw_follow_up",),
+                "new_cos_assigned": ("visa_application_window", "rtw_follow_up"),
+                "new_visa_applied": ("visa_decision", "rtw_follow_up"),
                 "closed": ("record_retention",),
             },
         ),
@@ -84,6 +90,9 @@ def test_obligations_opened_by_actions() -> None:
         "change_salary": "salary_change",
         "change_job": "job_change",
         "change_work_location": "work_location_change",
+        "record_permission_change": "permission_change",
+        "record_suspected_breach": "suspected_breach",
+        "refuse_new_permission": "employment_end",
     }
 
 
