@@ -185,30 +185,24 @@ def _licence_decision(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
     return [period.spec("licence_decision", a.today, a.nation, event, note=f" ({service})")]
 
 
-def _suspension_representations(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
-    period = Period.of(book, ids.LICENCE_SUSPENSION_REPRESENTATIONS, a.today)
-    return [period.spec("suspension_representations", a.today, a.nation, "the licence was suspended")]
+def _from_the_action(kind: str, rule_id: str, event: str) -> Callable[[Anchor, RuleBook], list[DeadlineSpec]]:
+    """A licence period counted from the day of the action that arms it (the anchor's `today`)."""
+
+    def policy(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
+        return [Period.of(book, rule_id, a.today).spec(kind, a.today, a.nation, event)]
+
+    return policy
 
 
-def _supporting_documents(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
-    period = Period.of(book, ids.LICENCE_SUPPORTING_DOCUMENTS, a.today)
-    return [period.spec("supporting_documents", a.today, a.nation, "the licence application was submitted")]
-
-
-def _downgrade_representations(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
-    period = Period.of(book, ids.LICENCE_DOWNGRADE_REPRESENTATIONS, a.today)
-    return [period.spec("downgrade_representations", a.today, a.nation, "the notice of a downgrade")]
-
-
-def _action_plan_fee_payment(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
-    period = Period.of(book, ids.LICENCE_ACTION_PLAN_FEE_PAYMENT, a.today)
-    return [period.spec("action_plan_fee_payment", a.today, a.nation, "the licence was downgraded to a B-rating")]
-
-
-def _cooling_off(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
-    # Not a duty: the day it passes is the first on which a new licence application can be made.
-    period = Period.of(book, ids.LICENCE_COOLING_OFF_AFTER_REVOCATION, a.today)
-    return [period.spec("cooling_off", a.today, a.nation, "the licence was revoked")]
+_LICENCE_PERIODS = {
+    "suspension_representations": (ids.LICENCE_SUSPENSION_REPRESENTATIONS, "the licence was suspended"),
+    "supporting_documents": (ids.LICENCE_SUPPORTING_DOCUMENTS, "the licence application was submitted"),
+    "downgrade_representations": (ids.LICENCE_DOWNGRADE_REPRESENTATIONS, "the notice of a downgrade"),
+    "action_plan": (ids.LICENCE_ACTION_PLAN, "the licence was downgraded to a B-rating"),
+    "action_plan_fee_payment": (ids.LICENCE_ACTION_PLAN_FEE_PAYMENT, "the licence was downgraded to a B-rating"),
+    # Not a duty: the day after it is the first on which a new licence application can be made.
+    "cooling_off": (ids.LICENCE_COOLING_OFF_AFTER_REVOCATION, "the licence was revoked"),
+}
 
 
 def cooling_off_ends(revoked_on: date, nation: Nation, book: RuleBook) -> date:
@@ -237,11 +231,6 @@ def allocation_year_end(
     )
     source = book.entry(rule_id, today).source
     return [DeadlineSpec("allocation_year_end", year_end, w, rule_id, source, nation, basis) for w in warnings]
-
-
-def _action_plan(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
-    period = Period.of(book, ids.LICENCE_ACTION_PLAN, a.today)
-    return [period.spec("action_plan", a.today, a.nation, "the licence was downgraded to a B-rating")]
 
 
 def _cos_decision_chase(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
@@ -478,13 +467,8 @@ def _record_retention(a: Anchor, book: RuleBook) -> list[DeadlineSpec]:
 
 _POLICIES: dict[str, Callable[[Anchor, RuleBook], list[DeadlineSpec]]] = {
     "licence_decision": _licence_decision,
-    "supporting_documents": _supporting_documents,
-    "downgrade_representations": _downgrade_representations,
-    "action_plan_fee_payment": _action_plan_fee_payment,
-    "cooling_off": _cooling_off,
+    **{kind: _from_the_action(kind, rule_id, event) for kind, (rule_id, event) in _LICENCE_PERIODS.items()},
     "new_licence_application": _new_licence_application,
-    "suspension_representations": _suspension_representations,
-    "action_plan": _action_plan,
     "cos_decision_chase": _cos_decision_chase,
     "cos_assignment_window": _cos_assignment_window,
     "visa_application_window": _visa_application_window,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.cursors import Keyset, Page, narrowed
 from app.audit.service import EventDraft
 from app.clock import ensure_utc
+from app.context import Context
 from app.db.transactions import for_update, read_transaction
 from app.deadlines.models import Deadline
 from app.deadlines.policy import UK_TIME, Anchor, DeadlineSpec, compute, due_at
@@ -100,35 +101,18 @@ def arm(
     return rows
 
 
-def watch(
-    session: AsyncSession,
-    spec: DeadlineSpec,
-    kind: str,
-    *,
-    organisation_id: str,
-    clock_id: str | None,
-    subject_type: str,
-    subject_id: str,
-    now: datetime,
-) -> Deadline:
-    """Stage one deadline of `kind` for a due date computed elsewhere (an obligation's report)."""
-    row = _row([spec], organisation_id, clock_id, subject_type, subject_id, now, kind)
-    session.add(row)
-    return row
-
-
 def stage(
     session: AsyncSession,
+    ctx: Context,
     specs: list[DeadlineSpec],
     *,
-    organisation_id: str,
-    clock_id: str | None,
     subject_type: str,
     subject_id: str,
-    now: datetime,
+    kind: str | None = None,
 ) -> Deadline:
-    """Stage one deadline from specs computed elsewhere, one per warning (a rule change ahead)."""
-    row = _row(specs, organisation_id, clock_id, subject_type, subject_id, now)
+    """Stage one deadline for a due date computed elsewhere (an obligation's report, a rule change
+    ahead, the allocation year's end): one spec per warning; `kind` names the row when not the spec's."""
+    row = _row(specs, ctx.organisation_id, ctx.clock_id, subject_type, subject_id, ctx.now, kind)
     session.add(row)
     return row
 

@@ -240,16 +240,7 @@ async def reconcile(session: AsyncSession, ctx: Context, hire: Hire) -> list[Dea
         specs = policy.rule_change(
             last_day, ctx.today, worker_nation(ctx, hire), first.rule_id, first.source, _fit(basis), ctx.book
         )
-        row = deadlines.stage(
-            session,
-            specs,
-            organisation_id=ctx.organisation_id,
-            clock_id=ctx.clock_id,
-            subject_type="hire",
-            subject_id=hire.id,
-            now=ctx.now,
-        )
-        armed.append(row)
+        armed.append(deadlines.stage(session, ctx, specs, subject_type="hire", subject_id=hire.id))
     return armed
 
 

@@ -277,12 +277,4 @@ async def _remind_year_end(session: AsyncSession, ctx: Context, allocation: CosA
     specs = allocation_year_end(
         allocation.year_end, ctx.today, allocation.remaining, allocation.granted, ctx.sponsor_nation, ctx.book
     )
-    deadlines.stage(
-        session,
-        specs,
-        organisation_id=ctx.organisation_id,
-        clock_id=ctx.clock_id,
-        subject_type="cos_allocation",
-        subject_id=allocation.id,
-        now=ctx.now,
-    )
+    deadlines.stage(session, ctx, specs, subject_type="cos_allocation", subject_id=allocation.id)

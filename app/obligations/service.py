@@ -59,15 +59,8 @@ def open_obligation(
     """Stage an SMS reporting obligation and the deadline that watches it, in the caller's transaction."""
     spec = obligation_due(kind, trigger_date, nation, ctx.book)
     obligation_id = new_id("obl")
-    deadline = deadlines.watch(
-        session,
-        spec,
-        f"report_{kind}",
-        organisation_id=ctx.organisation_id,
-        clock_id=ctx.clock_id,
-        subject_type="obligation",
-        subject_id=obligation_id,
-        now=ctx.now,
+    deadline = deadlines.stage(
+        session, ctx, [spec], subject_type="obligation", subject_id=obligation_id, kind=f"report_{kind}"
     )
     obligation = Obligation(
         id=obligation_id,

@@ -380,6 +380,13 @@ _PRE_EMPLOYMENT = (
 # The step each decision follows, for the checks that dates come in order.
 _REQUESTED = ("cos_requested_on", "the CoS request date")
 _APPLIED = ("visa_applied_on", "the visa application date")
+#: A grant records permission dates in order, dated no earlier than the application.
+_GRANTED_PERMISSION = (
+    required(PERMISSION_START, PERMISSION_END),
+    PERMISSION_DATES_IN_ORDER,
+    not_in_future(VISA_GRANTED_ON),
+    on_or_after(VISA_GRANTED_ON, *_APPLIED),
+)
 
 HIRE: Workflow[HireSubject] = Workflow(
     name="hire",
@@ -509,12 +516,7 @@ HIRE: Workflow[HireSubject] = Workflow(
             "Record the visa grant and the permission dates.",
             ("visa_applied",),
             "visa_granted",
-            guards=(
-                required(PERMISSION_START, PERMISSION_END),
-                PERMISSION_DATES_IN_ORDER,
-                not_in_future(VISA_GRANTED_ON),
-                on_or_after(VISA_GRANTED_ON, *_APPLIED),
-            ),
+            guards=_GRANTED_PERMISSION,
             meets=("visa_decision",),
         ),
         Action(
@@ -720,12 +722,7 @@ HIRE: Workflow[HireSubject] = Workflow(
             "check is re-armed from its end date.",
             ("new_visa_applied",),
             "employed",
-            guards=(
-                required(PERMISSION_START, PERMISSION_END),
-                PERMISSION_DATES_IN_ORDER,
-                not_in_future(VISA_GRANTED_ON),
-                on_or_after(VISA_GRANTED_ON, *_APPLIED),
-            ),
+            guards=_GRANTED_PERMISSION,
             meets=("visa_decision", "rtw_follow_up"),
         ),
         Action(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 
 from app.clock import FrozenClock
@@ -31,6 +32,15 @@ class Licence:
         return {d["kind"]: d for d in r.json()["data"]}
 
 
+@pytest.fixture
+async def active(client: AsyncClient, tenant: Tenant, clock: FrozenClock) -> Licence:
+    """An active licence granted on Mon 2026-01-12."""
+    work = Casework(client, tenant, clock)
+    work.on("2026-01-12")
+    await work.licence_active()
+    return Licence(client, tenant)
+
+
 async def test_supporting_documents_are_due_5_working_days_after_the_application(
     client: AsyncClient, tenant: Tenant, clock: FrozenClock
 ) -> None:
@@ -44,13 +54,8 @@ async def test_supporting_documents_are_due_5_working_days_after_the_application
     assert (await licence.deadlines())["supporting_documents"]["status"] == "met"
 
 
-async def test_a_downgrade_notice_gives_20_working_days_and_an_action_plan_10_to_pay(
-    client: AsyncClient, tenant: Tenant, clock: FrozenClock
-) -> None:
-    work = Casework(client, tenant, clock)
-    work.on("2026-01-12")
-    await work.licence_active()
-    licence = Licence(client, tenant)
+async def test_a_downgrade_notice_gives_20_working_days_and_an_action_plan_10_to_pay(active: Licence) -> None:
+    licence = active
     await licence.act("receive_downgrade_notice")
     notice = (await licence.deadlines(status="pending"))["downgrade_representations"]
     assert notice["due_at"] == "2026-02-09T23:59:59Z"  # 20 working days after Mon 2026-01-12
@@ -85,12 +90,9 @@ async def test_a_new_application_is_refused_during_the_12_month_cooling_off_afte
 
 
 async def test_a_change_of_ownership_needing_a_new_licence_is_reported_and_applied_for_in_20_working_days(
-    client: AsyncClient, tenant: Tenant, clock: FrozenClock
+    client: AsyncClient, active: Licence
 ) -> None:
-    work = Casework(client, tenant, clock)
-    work.on("2026-01-12")
-    await work.licence_active()
-    licence = Licence(client, tenant)
+    licence = active
     await licence.act("record_change_of_ownership", new_owner="Buyer Holdings plc", needs_new_licence=True)
     assert (await licence.deadlines())["new_licence_application"]["due_at"] == "2026-02-09T23:59:59Z"
     owed = (await client.get("/v1/obligations", params={"kind": "ownership"}, headers=licence.admin)).json()["data"]
@@ -104,15 +106,12 @@ async def test_a_change_of_ownership_needing_a_new_licence_is_reported_and_appli
     assert r.json()["status"] == "reported"
 
 
-async def test_a_change_of_ownership_without_a_new_licence_is_only_reported(
-    client: AsyncClient, tenant: Tenant, clock: FrozenClock
-) -> None:
-    work = Casework(client, tenant, clock)
-    work.on("2026-01-12")
-    await work.licence_active()
-    licence = Licence(client, tenant)
+async def test_a_change_of_ownership_without_a_new_licence_is_only_reported(active: Licence) -> None:
+    licence = active
     await licence.act("record_change_of_ownership", new_owner="Parent Group Ltd", needs_new_licence=False)
     assert "new_licence_application" not in await licence.deadlines()
+    owed = await licence.client.get("/v1/obligations", params={"kind": "ownership"}, headers=licence.admin)
+    assert [o["status"] for o in owed.json()["data"]] == ["open"]
 
 
 async def test_the_allocation_year_end_is_a_reminder_with_warnings_met_by_the_next_year(
