@@ -160,6 +160,8 @@ async def test_a_curtailed_permission_is_reported_and_moves_the_follow_up_check(
     assert kinds(changed)["rtw_follow_up"]["due_at"] == "2026-05-01T22:59:59Z"
     [owed] = await obligations(work, hid)
     assert (owed["kind"], owed["due_on"]) == ("permission_change", "2026-03-16")
+    [reported] = await work.report_owed(hid)
+    assert reported["status"] == "reported"
 
 
 async def test_a_suspected_breach_is_reported_within_10_working_days_flagged_urgent(work: Casework) -> None:
@@ -171,3 +173,6 @@ async def test_a_suspected_breach_is_reported_within_10_working_days_flagged_urg
     r = await work.client.get("/v1/deadlines", params={"subject_id": owed["id"]}, headers=work.headers())
     [watch] = r.json()["data"]
     assert "urgent" in watch["basis"]
+    await work.report_owed(hid)
+    r = await work.client.get("/v1/deadlines", params={"subject_id": owed["id"]}, headers=work.headers())
+    assert [d["status"] for d in r.json()["data"]] == ["met"]
