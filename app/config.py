@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     idempotency_lock_seconds: int = Field(
         default=60, ge=1, description="after this, an unfinished Idempotency-Key claim may be retaken"
     )
+    api_key_cache_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="how long a process trusts a looked-up API key or organisation (0: never); a key revoked "
+        "through another process stops working within this time, through this one at once",
+    )
     idempotency_retention_hours: int = Field(default=24, ge=1, description="how long a key replays its answer")
     rules_path: Path | None = None
     # None means "on in development, off in production"; see _development_only_features.

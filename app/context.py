@@ -25,6 +25,7 @@ class Context:
     book: RuleBook
     sponsor_nation: Nation
     clock_id: str | None = None  # the organisation's sandbox test clock, if any
+    sponsor_size: str | None = None  # when the caller knows it (the request's cached organisation)
 
     @property
     def today(self) -> date:

@@ -40,6 +40,7 @@ from app.rules.book import RuleBook, RuleNotFound
 from app.rules.loader import load_rulebook
 from app.rules.router import router as rules_router
 from app.sandbox.router import router as sandbox_router
+from app.web.auth import CACHE_INFO, KeyCache
 from app.worker.loop import Worker
 from app.workflow.router import router as workflows_router
 
@@ -119,6 +120,9 @@ def create_app(
     app.state.engine = engine
     instrument_pool(engine)
     app.state.sessionmaker = create_sessionmaker(engine)
+    # Commits through this app's sessions that write keys, organisations or test clocks empty it.
+    app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
+    app.state.sessionmaker.configure(info={CACHE_INFO: app.state.key_cache})
     app.state.clock = clock or SystemClock()
     # Bad rules data refuses to start here, not on the first request that needs it.
     app.state.rulebook = rulebook or load_rulebook(settings.rules_path)

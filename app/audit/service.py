@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.cursors import cursor_field, encode_cursor
 from app.audit.models import Event, OutboxMessage
 from app.audit.schemas import Actor, EventFeed, EventOut
+from app.db.base import UTCDateTime
 from app.db.transactions import read_transaction
 from app.ids import new_id
 from app.organisations.models import Organisation
@@ -36,59 +38,148 @@ class EventDraft:
 
 
 SYSTEM = Actor(type="system")
+# Statements built once: constructing one costs more Python than sending it (the hot path's profile).
+_EVENTS = Event.metadata.tables[Event.__tablename__]
+_OUTBOX = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+_ORGANISATIONS = Organisation.metadata.tables[Organisation.__tablename__]
+_INSERT_EVENTS = insert(_EVENTS)
+_INSERT_OUTBOX = insert(_OUTBOX)
+_TAKE_SEQS = (
+    update(_ORGANISATIONS)
+    .where(_ORGANISATIONS.c.id == bindparam("organisation_id"))
+    .values(event_seq=_ORGANISATIONS.c.event_seq + bindparam("n"))
+    .returning(_ORGANISATIONS.c.event_seq)
+)
 
 
 async def record(
     session: AsyncSession, organisation_id: str, actor: Actor, drafts: Sequence[EventDraft], now: datetime
-) -> list[Event]:
-    """Append events and their outbox rows. Takes the organisation's counter row lock, so call it as
-    the last write of the transaction to hold that lock briefly."""
+) -> list[EventOut]:
+    """Append events and their outbox rows; returns the events as readers see them. Takes the
+    organisation's counter row lock, which every writer of the organisation waits for until our
+    commit: call it as the last write of the transaction. All but the sequence numbers is built
+    before the lock; on PostgreSQL the counter, the events and their outbox rows are then one
+    statement, so the lock is held for that statement and the commit, not for three round trips."""
     if not drafts:
         return []
-    await session.flush()  # the case's own writes first: the counter row lock is then held only briefly
-    last = (
-        await session.execute(
-            update(Organisation)
-            .where(Organisation.id == organisation_id)
-            .values(event_seq=Organisation.event_seq + len(drafts))
-            .returning(Organisation.event_seq)
-        )
-    ).scalar_one()
-    events = []
-    for offset, draft in enumerate(drafts):
-        event = Event(
+    request_id = current_request_id()
+    events = [
+        EventOut(
             id=new_id("evt"),
-            organisation_id=organisation_id,
-            seq=last - len(drafts) + offset + 1,
+            seq=0,  # allocated under the lock, below
             type=draft.type,
             subject_type=draft.subject_type,
             subject_id=draft.subject_id,
-            case_id=draft.case,
             action=draft.action,
             from_state=draft.from_state,
             to_state=draft.to_state,
-            actor_type=actor.type,
-            actor_id=actor.id,
-            actor_role=actor.role,
+            actor=actor,
             data=draft.data,
-            request_id=current_request_id(),
+            request_id=request_id,
             occurred_at=now,
         )
-        events.append(event)
-    session.add_all(events)
-    await session.flush()  # events before outbox rows (foreign key), in one round trip each
-    session.add_all(
-        OutboxMessage(
-            organisation_id=organisation_id,
-            event_id=e.id,
-            event_type=e.type,
-            payload=to_out(e).model_dump(mode="json"),
-            created_at=now,
-            delivered_at=None,
-        )
-        for e in events
-    )
+        for draft in drafts
+    ]
+    rows = [
+        {
+            "id": e.id,
+            "type": e.type,
+            "subject_type": e.subject_type,
+            "subject_id": e.subject_id,
+            "case_id": draft.case,
+            "action": e.action,
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "data": e.data,
+        }
+        for e, draft in zip(events, drafts, strict=True)
+    ]
+    payloads = [e.model_dump(mode="json") for e in events]
+    await session.flush()  # the case's own writes first: the counter row lock is then held only briefly
+    shared = {
+        "organisation_id": organisation_id,
+        "actor_type": actor.type,
+        "actor_id": actor.id,
+        "actor_role": actor.role,
+        "request_id": request_id,
+        "occurred_at": now,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        first = await _append_in_one_statement(session, rows, payloads, shared)
+    else:
+        first = await _append(session, rows, payloads, shared)
+    for offset, event in enumerate(events):
+        event.seq = first + offset
     return events
+
+
+async def _append(
+    session: AsyncSession, rows: list[dict[str, Any]], payloads: list[dict[str, Any]], shared: dict[str, Any]
+) -> int:
+    """The counter, the events, the outbox rows: three statements (SQLite: its writers are serialised
+    by BEGIN IMMEDIATE for the whole transaction anyway)."""
+    first = await _take_seqs(session, shared["organisation_id"], len(rows))
+    await session.execute(
+        _INSERT_EVENTS, [{**row, **shared, "seq": first + i} for i, row in enumerate(rows)]
+    )  # events before outbox rows (foreign key)
+    await session.execute(
+        _INSERT_OUTBOX,
+        [
+            {
+                "organisation_id": shared["organisation_id"],
+                "event_id": row["id"],
+                "event_type": row["type"],
+                "payload": {**payload, "seq": first + i},
+                "created_at": shared["occurred_at"],
+                "delivered_at": None,
+            }
+            for i, (row, payload) in enumerate(zip(rows, payloads, strict=True))
+        ],
+    )
+    return first
+
+
+async def _take_seqs(session: AsyncSession, organisation_id: str, n: int) -> int:
+    last = (await session.execute(_TAKE_SEQS, {"organisation_id": organisation_id, "n": n})).scalar_one()
+    return int(last) - n + 1
+
+
+# The events and their outbox rows arrive as one JSON array; each outbox payload is the event as
+# readers see it (built in Python, as for SQLite) with its sequence number set here.
+_APPEND_PG = text(
+    """
+WITH counter AS (
+    UPDATE organisations SET event_seq = event_seq + :n WHERE id = :organisation_id RETURNING event_seq
+), drafts AS (
+    SELECT d.*, counter.event_seq - :n + d.ord AS seq
+    FROM counter, json_to_recordset(CAST(:rows AS json)) AS d(
+        ord int, id text, type text, subject_type text, subject_id text, case_id text, action text,
+        from_state text, to_state text, data json, payload json)
+), appended AS (
+    INSERT INTO events (id, organisation_id, seq, type, subject_type, subject_id, case_id, action, from_state,
+                        to_state, actor_type, actor_id, actor_role, data, request_id, occurred_at)
+    SELECT id, :organisation_id, seq, type, subject_type, subject_id, case_id, action, from_state, to_state,
+           :actor_type, :actor_id, :actor_role, data, :request_id, :occurred_at
+    FROM drafts
+), queued AS (
+    INSERT INTO outbox (organisation_id, event_id, event_type, payload, created_at, delivered_at)
+    SELECT :organisation_id, id, type, CAST(jsonb_set(CAST(payload AS jsonb), '{seq}', to_jsonb(seq)) AS json),
+           :occurred_at, NULL
+    FROM drafts
+)
+SELECT event_seq - :n + 1 FROM counter
+"""
+).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
+
+
+async def _append_in_one_statement(
+    session: AsyncSession, rows: list[dict[str, Any]], payloads: list[dict[str, Any]], shared: dict[str, Any]
+) -> int:
+    drafts = [
+        {**row, "ord": i + 1, "payload": payload} for i, (row, payload) in enumerate(zip(rows, payloads, strict=True))
+    ]
+    first = await session.execute(_APPEND_PG, {**shared, "n": len(rows), "rows": json.dumps(drafts)})
+    return int(first.scalar_one())
 
 
 def to_out(event: Event) -> EventOut:

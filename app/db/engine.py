@@ -1,11 +1,13 @@
-"""Engine and session factory for sqlite+aiosqlite and postgresql+asyncpg."""
+"""Engine and session factory: PostgreSQL through asyncpg; SQLite, whatever driver its URL names
+(`sqlite://`, `sqlite+aiosqlite://`), through the inline driver of app.db.sqlite."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.dialects import registry
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -13,6 +15,7 @@ from app.config import Settings
 
 #: Connection execution option asking SQLite for BEGIN IMMEDIATE (see app.db.transactions).
 SQLITE_IMMEDIATE = "sponsorflow_sqlite_immediate"
+registry.register("sqlite.sponsorflow_inline", "app.db.sqlite", "SQLiteDialect_inline")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -29,10 +32,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
 def _sqlite_engine(settings: Settings) -> AsyncEngine:
     in_memory = ":memory:" in settings.database_url or settings.database_url.endswith("://")
     kwargs: dict[str, Any] = {"poolclass": NullPool} if in_memory else {}
-    engine = create_async_engine(
-        settings.database_url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}, **kwargs
-    )
-    busy_timeout = settings.sqlite_busy_timeout_ms
+    url = make_url(settings.database_url).set(drivername="sqlite+sponsorflow_inline")
+    # The busy timeout is the driver's: it waits for a lock off the event loop (app.db.sqlite).
+    engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -40,12 +42,7 @@ def _sqlite_engine(settings: Settings) -> AsyncEngine:
         # (SQLAlchemy's "pysqlite serializable" recipe); writers then use BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "foreign_keys=ON",
-            f"busy_timeout={busy_timeout}",
-            "synchronous=NORMAL",
-        ):
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

@@ -2,14 +2,19 @@
 
 PostgreSQL locks rows with SELECT ... FOR UPDATE. SQLite ignores FOR UPDATE, so a write transaction
 there starts with BEGIN IMMEDIATE, which takes the database's single write lock up front: writers
-queue (busy_timeout) instead of deadlocking when a reader tries to upgrade.
+queue (busy_timeout) instead of deadlocking when a reader tries to upgrade. The writers of one process
+queue for it in the event loop first (one asyncio lock per engine), in order and without SQLite's busy
+handler, which polls with sleeps: a lock taken in a worker thread after such a wait is held across a
+loop hop, and every writer arriving meanwhile would wait and poll too.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +27,23 @@ S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 @asynccontextmanager
 async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """Begin, yield, commit once at the end; roll back everything if anything raised."""
-    async with session.begin():
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        async with session.begin():
+            yield session
+        return
+    async with _sqlite_writers(engine), session.begin():
         await session.connection(execution_options={SQLITE_IMMEDIATE: True})
         yield session
+
+
+# Per event loop (tests run several) and engine; both weakly held.
+_WRITERS: WeakKeyDictionary[asyncio.AbstractEventLoop, WeakKeyDictionary[Any, asyncio.Lock]] = WeakKeyDictionary()
+
+
+def _sqlite_writers(engine: Any) -> asyncio.Lock:
+    by_engine = _WRITERS.setdefault(asyncio.get_running_loop(), WeakKeyDictionary())
+    return by_engine.setdefault(engine, asyncio.Lock())
 
 
 @asynccontextmanager

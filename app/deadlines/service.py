@@ -153,23 +153,6 @@ async def breached_kinds(session: AsyncSession, subject_id: str, kinds: Iterable
     return {kind for (kind,) in rows}
 
 
-async def open_for(session: AsyncSession, subject_ids: list[str]) -> dict[str, list[Deadline]]:
-    """Open deadlines of these subjects, soonest first, for case summaries."""
-    if not subject_ids:
-        return {}
-    rows = (
-        await session.execute(
-            select(Deadline)
-            .where(Deadline.subject_id.in_(subject_ids), Deadline.status.in_(OPEN))
-            .order_by(Deadline.due_at)
-        )
-    ).scalars()
-    found: dict[str, list[Deadline]] = defaultdict(list)
-    for row in rows:
-        found[row.subject_id].append(row)
-    return found
-
-
 # --- views ----------------------------------------------------------------------------------------
 
 

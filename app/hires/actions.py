@@ -4,6 +4,7 @@ case, apply the effects the definition declares; plus what the licence and deadl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -20,8 +21,9 @@ from app.deadlines.policy import UK_TIME, breach_trigger
 from app.hires import counting, eligibility, impacts, new_cos
 from app.hires.anchors import anchor_for, trigger_date, worker_nation
 from app.hires.models import Hire
-from app.hires.queries import USES_ALLOCATION, assess, licence_and_allocation
+from app.hires.queries import USES_ALLOCATION, Standing, assess, lock_standing
 from app.hires.queries import facts as hire_facts
+from app.hires.queries import standing as read_standing
 from app.hires.schemas import (
     ACTION_PAYLOADS,
     AbandonNewCos,
@@ -45,13 +47,23 @@ from app.hires.schemas import (
     SubmitVisaApplication,
     Withdraw,
 )
-from app.licences.models import CosAllocation, Licence
+from app.hires.views import OpenItems
+from app.licences.models import CosAllocation
 from app.obligations import service as obligations
-from app.workflow import HIRE, GuardInput
+from app.workflow import HIRE, Applied, GuardInput
 from app.workflow.guards import ELIGIBLE, UNDEFINED_COS_STATES
 
 BEFORE_VISA_APPLICATION = frozenset({"cos_assigned"})  # an undefined CoS withdrawn here goes back
 _VISA_DECIDED_FROM = frozenset({"visa_applied", "new_visa_applied"})
+
+
+@dataclass(frozen=True)
+class Acted:
+    """What an action did: the events to record, and the transition with its effects."""
+
+    events: list[EventDraft]
+    applied: Applied
+    settled_ids: list[str]  # deadlines settled besides the kinds the transition settles
 
 
 async def act(
@@ -60,12 +72,15 @@ async def act(
     hire: Hire,
     action: str,
     payload: BaseModel,
-    licence: Licence | None,
+    standing: Standing,
     allocation: CosAllocation | None,
     *,
     by_system: bool,
-) -> list[EventDraft]:
-    """Run one action on a locked case and apply its effects; the caller records the events."""
+    items: OpenItems | None = None,
+) -> Acted:
+    """Run one action on a locked case and apply its effects; the caller records the events.
+    `allocation` is the locked allocation an action in USES_ALLOCATION changes; `items` the case's open
+    deadlines and obligations when the caller has read them under the lock (else read here as needed)."""
     if isinstance(payload, AssignCos):
         # The rules apply by the CoS assignment date, which this action fixes.
         hire.cos_assigned_on = payload.assigned_on or ctx.today
@@ -77,9 +92,11 @@ async def act(
         if declared is not None and ELIGIBLE in declared.guards:
             await assess(session, ctx, hire)  # the rules in force now, not on the day of the last edit
         assessed = eligibility.stored(hire)
-    open_obligations = await obligations.count_open(session, hire.id)
+    open_obligations = len(items.obligations) if items is not None else None
+    if open_obligations is None and declared is not None and "open_obligations" in declared.reads:
+        open_obligations = await obligations.count_open(session, hire.id)
     counted = await counting.count(session, hire, payload, ctx.book, ctx.today, worker_nation(ctx, hire))
-    facts = hire_facts(licence, allocation, ctx.today, assessed, open_obligations, counted)
+    facts = hire_facts(standing, ctx.today, assessed, open_obligations or 0, counted)
     applied = cases.run(HIRE, hire, action, GuardInput(hire, facts, payload.model_dump()), by_system=by_system)
     record(hire, applied.from_state, payload, ctx.today)
     if applied.to_state != applied.from_state:
@@ -112,8 +129,8 @@ async def act(
             {"action": applied.action, **payload.model_dump(mode="json", exclude_none=True), **counted.details},
         ),
     )
-    await impacts.reconcile(session, ctx, hire)
-    return events
+    reconciled = await impacts.reconcile(session, ctx, hire, items.deadlines if items is not None else None)
+    return Acted(events, applied, reconciled.settled)
 
 
 def record(hire: Hire, from_state: str, payload: BaseModel, today: date) -> None:
@@ -214,8 +231,8 @@ async def _cascade(
     session: AsyncSession, ctx: Context, states: Sequence[str], action: str, raw: dict[str, Any]
 ) -> list[EventDraft]:
     # The caller holds the licence; the allocation next, then the cases: the writers' lock order.
-    licence, allocation = await licence_and_allocation(
-        session, ctx.organisation_id, lock_allocation=action in USES_ALLOCATION
+    standing, allocation = await lock_standing(
+        session, ctx.organisation_id, _reads(action), uses_allocation=action in USES_ALLOCATION
     )
     hires = list(
         (
@@ -227,14 +244,20 @@ async def _cascade(
     payload = ACTION_PAYLOADS[action].model_validate(raw) if action in ACTION_PAYLOADS else _Empty()
     events: list[EventDraft] = []
     for hire in hires:
-        events += await act(session, ctx, hire, action, payload, licence, allocation, by_system=True)
+        events += (await act(session, ctx, hire, action, payload, standing, allocation, by_system=True)).events
     return events
 
 
 async def fire_system_action(session: AsyncSession, ctx: Context, hire: Hire, action: str) -> list[EventDraft]:
     """A deadline's breach fires a system action (`expire_cos`) on a case the caller has locked."""
-    licence, allocation = await licence_and_allocation(session, ctx.organisation_id)
-    return await act(session, ctx, hire, action, _Empty(), licence, allocation, by_system=True)
+    # Read, not locked: the locks of a hire writer come before the case's, which the caller holds.
+    standing = await read_standing(session, ctx.organisation_id, _reads(action))
+    return (await act(session, ctx, hire, action, _Empty(), standing, None, by_system=True)).events
+
+
+def _reads(action: str) -> frozenset[str]:
+    declared = HIRE.find_action(action)
+    return declared.reads if declared is not None else frozenset()
 
 
 class _Empty(BaseModel):

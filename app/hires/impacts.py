@@ -10,9 +10,12 @@ step with the case on every write (`reconcile`) and after the rules data changes
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -218,20 +221,48 @@ def _entering(state: str) -> str:
 # --- the warning deadline ---------------------------------------------------------------------------
 
 
-async def reconcile(session: AsyncSession, ctx: Context, hire: Hire) -> list[Deadline]:
+@dataclasses.dataclass(frozen=True)
+class Reconciled:
+    """The `rule_change` rows a write armed, and the ids of those it settled."""
+
+    armed: list[Deadline] = dataclasses.field(default_factory=list)
+    settled: list[str] = dataclasses.field(default_factory=list)
+
+
+class _Open(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def due_at(self) -> datetime: ...
+
+
+async def reconcile(
+    session: AsyncSession, ctx: Context, hire: Hire, open_deadlines: Sequence[_Open] | None = None
+) -> Reconciled:
     """Keep the case's `rule_change` deadlines in step with what the changes ahead do to it: arm one per
     change date that hits it, and settle those that no longer do (met while the case goes on; cancelled
-    once it has ended). Nothing to read while the data holds no change ahead. Returns the rows armed."""
+    once it has ended). Nothing to read while the data holds no change ahead; nothing either when the
+    caller passes the case's open deadlines (read under its lock) and knows the sponsor's size."""
     if not any(c.on > ctx.today for c in all_changes(ctx.book)):
-        return []
-    size = await _sponsor_size(session, ctx.organisation_id)
+        return Reconciled()
+    size = ctx.sponsor_size or await _sponsor_size(session, ctx.organisation_id)
     wanted: dict[date, list[RuleImpact]] = defaultdict(list)
     for impact in impacts_of(hire, ctx.book, ctx.today, None, size, worker_nation(ctx, hire)):
         wanted[impact.last_day_to_act].append(impact)
-    for row in await deadlines.open_of_kind(session, hire.id, policy.RULE_CHANGE):
+    if open_deadlines is None:
+        rows: Sequence[_Open] = await deadlines.open_of_kind(session, hire.id, policy.RULE_CHANGE)
+    else:
+        rows = [d for d in open_deadlines if d.kind == policy.RULE_CHANGE]
+    settled = []
+    for row in rows:
         last_day = row.due_at.astimezone(policy.UK_TIME).date()
         if wanted.pop(last_day, None) is None:
             await deadlines.settle_one(session, row.id, "met" if hire.state in LIVE else "cancelled", ctx.now)
+            settled.append(row.id)
     armed = []
     for last_day, hits in sorted(wanted.items()):
         first = hits[0].changes[0]
@@ -241,7 +272,7 @@ async def reconcile(session: AsyncSession, ctx: Context, hire: Hire) -> list[Dea
             last_day, ctx.today, worker_nation(ctx, hire), first.rule_id, first.source, _fit(basis), ctx.book
         )
         armed.append(deadlines.stage(session, ctx, specs, subject_type="hire", subject_id=hire.id))
-    return armed
+    return Reconciled(armed, settled)
 
 
 def _fit(text: str, limit: int = 500) -> str:
@@ -307,7 +338,9 @@ async def sweep(sessions: async_sessionmaker[AsyncSession], book: RuleBook, now:
             for hire in rows:
                 org = await session.get(Organisation, hire.organisation_id)
                 assert org is not None  # the case's foreign key
-                await reconcile(session, Context(org.id, SYSTEM, now, book, Nation(org.nation)), hire)
+                await reconcile(
+                    session, Context(org.id, SYSTEM, now, book, Nation(org.nation), sponsor_size=org.sponsor_size), hire
+                )
         handled += len(rows)
         if len(rows) < batch_size:
             return handled

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,31 +16,73 @@ from app.hires import counting, eligibility
 from app.hires.models import Hire
 from app.job_mappings.service import soc_for_job_code
 from app.licences.models import CosAllocation, Licence
+from app.organisations.models import Organisation
 from app.workflow import Facts
 
 #: Actions that change the undefined-CoS allocation's `used` count.
 USES_ALLOCATION = frozenset({"assign_cos", "assign_new_cos", "withdraw"})
+_LICENCE_FACTS = frozenset({"licence_state"})
+_ALLOCATION_FACTS = frozenset({"undefined_cos_remaining", "undefined_cos_year"})
 
 
-async def licence_and_allocation(
-    session: AsyncSession, organisation_id: str, *, lock_licence: bool = False, lock_allocation: bool = False
-) -> tuple[Licence | None, CosAllocation | None]:
-    """The organisation's licence and allocation. Writers take them in this order (licence, allocation,
-    then the case), the order licence cascades use too, so concurrent writers cannot deadlock. A share
-    lock keeps the licence from changing between a guard's check and our commit; the allocation is
-    locked for update and re-read, so two cases racing for the last CoS see each other's use."""
-    stmt = Licence.current_of(organisation_id)
-    licence = (await session.execute(stmt.with_for_update(read=True) if lock_licence else stmt)).scalar_one_or_none()
-    alloc_stmt = CosAllocation.of(organisation_id)
-    if lock_allocation:
-        alloc_stmt = for_update(alloc_stmt).execution_options(populate_existing=True)
-    allocation = (await session.execute(alloc_stmt)).scalar_one_or_none()
-    return licence, allocation
+@dataclass(frozen=True)
+class Standing:
+    """What guards read of the organisation: its current licence's state and its undefined CoS
+    allocation. Left empty where no guard that can run reads them."""
+
+    licence_state: str | None = None
+    cos_remaining: int | None = None
+    cos_year: tuple[date, date] | None = None
+
+    @classmethod
+    def of(cls, licence_state: str | None, allocation: CosAllocation | None) -> Standing:
+        if allocation is None:
+            return cls(licence_state)
+        return cls(licence_state, allocation.remaining, (allocation.year_start, allocation.year_end))
+
+
+async def standing(session: AsyncSession, organisation_id: str, reads: frozenset[str]) -> Standing:
+    """The facts `reads` names, unlocked, in one statement; no statement when it names none of them."""
+    if not reads & (_LICENCE_FACTS | _ALLOCATION_FACTS):
+        return Standing()
+    row = (await session.execute(_STANDING, {"organisation_id": organisation_id})).one()
+    return Standing.of(row[0], row[1])
+
+
+_STANDING = (
+    select(Licence.state, CosAllocation)
+    .select_from(Organisation)
+    .outerjoin(Licence, and_(Licence.organisation_id == Organisation.id, Licence.is_current.is_(True)))
+    .outerjoin(CosAllocation, CosAllocation.organisation_id == Organisation.id)
+    .where(Organisation.id == bindparam("organisation_id"))
+)
+
+
+async def lock_standing(
+    session: AsyncSession, organisation_id: str, reads: frozenset[str], *, uses_allocation: bool
+) -> tuple[Standing, CosAllocation | None]:
+    """What a writer's guards read, locked before the case in the order licence cascades use too
+    (licence, allocation, then the case), so concurrent writers cannot deadlock. A share lock keeps the
+    licence from changing between a guard's check and our commit; an allocation the action changes is
+    locked for update and re-read, so two cases racing for the last CoS see each other's use. Returns
+    that allocation too, for the action to change."""
+    licence_state = None
+    if reads & _LICENCE_FACTS:
+        licence = (
+            await session.execute(Licence.current_of(organisation_id).with_for_update(read=True))
+        ).scalar_one_or_none()
+        licence_state = licence.state if licence else None
+    allocation = None
+    if uses_allocation or reads & _ALLOCATION_FACTS:
+        stmt = CosAllocation.of(organisation_id)
+        if uses_allocation:
+            stmt = for_update(stmt).execution_options(populate_existing=True)
+        allocation = (await session.execute(stmt)).scalar_one_or_none()
+    return Standing.of(licence_state, allocation), (allocation if uses_allocation else None)
 
 
 def facts(
-    licence: Licence | None,
-    allocation: CosAllocation | None,
+    standing: Standing,
     today: date,
     assessed: eligibility.Assessment | None,
     open_obligations: int = 0,
@@ -49,18 +92,43 @@ def facts(
         today=today,
         report_trigger=counted.report_trigger if counted else None,
         salary_required=counted.salary_required if counted else None,
-        licence_state=licence.state if licence else None,
-        undefined_cos_remaining=None if allocation is None else allocation.remaining,
-        undefined_cos_year=None if allocation is None else (allocation.year_start, allocation.year_end),
+        licence_state=standing.licence_state,
+        undefined_cos_remaining=standing.cos_remaining,
+        undefined_cos_year=standing.cos_year,
         eligibility_status=assessed[0] if assessed else None,
         eligibility_reasons=eligibility.blocking_reasons(assessed),
         open_obligations=open_obligations,
     )
 
 
+# Built once: constructing a statement costs more Python than running it (the hot path's profile).
+_FIND = select(Hire).where(Hire.id == bindparam("hire_id"), Hire.organisation_id == bindparam("organisation_id"))
+_FIND_LOCKED = for_update(_FIND)
+# The case with what a view of it reads of the organisation (read, never locked: only the case is).
+_FIND_WITH_STANDING = (
+    select(Hire, Licence.state, CosAllocation)
+    .outerjoin(Licence, and_(Licence.organisation_id == Hire.organisation_id, Licence.is_current.is_(True)))
+    .outerjoin(CosAllocation, CosAllocation.organisation_id == Hire.organisation_id)
+    .where(Hire.id == bindparam("hire_id"), Hire.organisation_id == bindparam("organisation_id"))
+)
+_FIND_LOCKED_WITH_STANDING = _FIND_WITH_STANDING.with_for_update(of=Hire)
+
+
+async def find_with_standing(
+    session: AsyncSession, organisation_id: str, hire_id: str, *, lock: bool = False
+) -> tuple[Hire, Standing]:
+    """The case (locked for update if asked) and, in the same statement, the organisation's standing as
+    its view reads it: one round trip where a separate read would be a second."""
+    params = {"hire_id": hire_id, "organisation_id": organisation_id}
+    row = (await session.execute(_FIND_LOCKED_WITH_STANDING if lock else _FIND_WITH_STANDING, params)).first()
+    if row is None:
+        raise NotFound("hire")
+    return row[0], Standing.of(row[1], row[2])
+
+
 async def find(session: AsyncSession, organisation_id: str, hire_id: str, *, lock: bool = False) -> Hire:
-    stmt = select(Hire).where(Hire.id == hire_id, Hire.organisation_id == organisation_id)
-    hire = (await session.execute(for_update(stmt) if lock else stmt)).scalar_one_or_none()
+    params = {"hire_id": hire_id, "organisation_id": organisation_id}
+    hire = (await session.execute(_FIND_LOCKED if lock else _FIND, params)).scalar_one_or_none()
     if hire is None:
         raise NotFound("hire")
     return hire

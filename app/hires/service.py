@@ -9,7 +9,7 @@ everything back. The jobs behind them live beside this file: queries, views, act
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -28,9 +28,19 @@ from app.hires import eligibility, impacts
 from app.hires.actions import act
 from app.hires.corrections import ANCHOR_FIELDS, check_editable, rearm
 from app.hires.models import Hire
-from app.hires.queries import USES_ALLOCATION, assess, facts, find, flush_unique, licence_and_allocation
+from app.hires.queries import (
+    USES_ALLOCATION,
+    Standing,
+    assess,
+    facts,
+    find,
+    find_with_standing,
+    flush_unique,
+    lock_standing,
+    standing,
+)
 from app.hires.schemas import ACTION_PAYLOADS, HireCreate, HireOut, HireUpdate
-from app.hires.views import Summaries, view
+from app.hires.views import OpenItems, open_items, summarise, view
 from app.ids import new_id
 from app.rules.book import RuleBook
 from app.workflow import HIRE
@@ -38,9 +48,9 @@ from app.workflow import HIRE
 
 async def get_hire(session: AsyncSession, organisation_id: str, hire_id: str, today: date, book: RuleBook) -> HireOut:
     async with read_transaction(session):
-        hire = await find(session, organisation_id, hire_id)
-        licence, allocation = await licence_and_allocation(session, organisation_id)
-        return (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, today, book)
+        hire, known = await find_with_standing(session, organisation_id, hire_id)
+        items = await open_items(session, [hire.id])
+    return summarise(hire, known, items[hire.id], today, book)
 
 
 async def ensure_exists(session: AsyncSession, organisation_id: str, hire_id: str) -> None:
@@ -86,23 +96,29 @@ async def list_hires(
     )
     async with read_transaction(session):
         rows = list((await session.execute(stmt)).scalars())
-        licence, allocation = await licence_and_allocation(session, organisation_id)
-        summaries = await Summaries.load(session, [h.id for h in rows[:limit]])
-    return _BY_ID.page(rows, limit, lambda h: summaries.of(h, licence, allocation, today, book))
+        listed = rows[:limit]
+        reads = frozenset().union(*(HIRE.reads_in(state) for state in {h.state for h in listed}))
+        known = await standing(session, organisation_id, reads)
+        items = await open_items(session, [h.id for h in listed])
+    return _BY_ID.page(rows, limit, lambda h: summarise(h, known, items[h.id], today, book))
 
 
 # --- writes ---------------------------------------------------------------------------------------
+
+#: A new case starts in the initial state or in draft: what their views read, and the licence.
+_CREATION_READS = frozenset({"licence_state"}).union(*(HIRE.reads_in(s) for s in HIRE.entry_states))
 
 
 async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> HireOut:
     values = data.model_dump(exclude_unset=True, exclude_none=True)
     async with write_transaction(session):
-        licence, allocation = await licence_and_allocation(session, ctx.organisation_id, lock_licence=True)
+        # The licence decides where the case starts, so it is locked; the view reads the rest.
+        known, _ = await lock_standing(session, ctx.organisation_id, _CREATION_READS, uses_allocation=False)
         hire = Hire(
             id=new_id("hire"),
             organisation_id=ctx.organisation_id,
             version=1,
-            state="draft" if licence is not None and licence.state == "active" else HIRE.initial,
+            state="draft" if known.licence_state == "active" else HIRE.initial,
             held_skilled_worker_permission_before_2025_07_22=False,
             first_sponsored_before_2024_04_04=False,
             switching_from_student_or_graduate=False,
@@ -119,7 +135,7 @@ async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> 
         await assess(session, ctx, hire)
         session.add(hire)
         await flush_unique(session, hire)
-        armed = await impacts.reconcile(session, ctx, hire)
+        armed = (await impacts.reconcile(session, ctx, hire)).armed
         await audit.record(
             session,
             ctx.organisation_id,
@@ -136,7 +152,7 @@ async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> 
             ctx.now,
         )
         assessed = eligibility.stored(hire)
-        return view(hire, facts(licence, allocation, ctx.today, assessed), armed, [], assessed)
+        return view(hire, facts(known, ctx.today, assessed), OpenItems().after(hire.id, (), armed), assessed)
 
 
 async def update_hire(
@@ -157,8 +173,10 @@ async def update_hire(
         hire.updated_at = ctx.now
         await flush_unique(session, hire)
         await impacts.reconcile(session, ctx, hire)
-        licence, allocation = await licence_and_allocation(session, ctx.organisation_id)
-        out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today, ctx.book)
+        await session.flush()
+        # Read after the flush: a corrected date may have re-armed deadlines.
+        known = await standing(session, ctx.organisation_id, HIRE.reads_in(hire.state))
+        out = summarise(hire, known, (await open_items(session, [hire.id]))[hire.id], ctx.today, ctx.book)
         await audit.record(
             session,
             ctx.organisation_id,
@@ -179,14 +197,26 @@ async def apply_action(
 ) -> HireOut:
     cases.check_action_exists(HIRE, action)
     payload = cases.parse_payload(ACTION_PAYLOADS[action], raw_payload)
+    declared = HIRE.find_action(action)
+    assert declared is not None  # checked above
     async with write_transaction(session):
-        licence, allocation = await licence_and_allocation(
-            session, ctx.organisation_id, lock_licence=True, lock_allocation=action in USES_ALLOCATION
+        # Locked first, in the writers' order, only what this action's own guards read (nothing for
+        # change_job); what the resulting view reads comes unlocked with the case.
+        guarded, allocation = await lock_standing(
+            session, ctx.organisation_id, declared.reads, uses_allocation=action in USES_ALLOCATION
         )
-        hire = await find(session, ctx.organisation_id, hire_id, lock=True)
+        hire, seen = await find_with_standing(session, ctx.organisation_id, hire_id, lock=True)
         if_match.check(hire.version)
-        events = await act(session, ctx, hire, action, payload, licence, allocation, by_system=False)
-        await session.flush()
-        out = (await Summaries.load(session, [hire.id])).of(hire, licence, allocation, ctx.today, ctx.book)
-        await audit.record(session, ctx.organisation_id, ctx.actor, events, ctx.now)
+        # Read once under the case's lock: the guard counts the owed obligations, the view lists both.
+        items = (await open_items(session, [hire.id]))[hire.id]
+        acted = await act(session, ctx, hire, action, payload, guarded, allocation, by_system=False, items=items)
+        licence_state = guarded.licence_state if "licence_state" in declared.reads else seen.licence_state
+        known = (
+            Standing.of(licence_state, allocation)
+            if allocation is not None
+            else replace(seen, licence_state=licence_state)
+        )
+        after = items.after(hire.id, acted.applied.settled, session.new, acted.settled_ids)
+        out = summarise(hire, known, after, ctx.today, ctx.book)
+        await audit.record(session, ctx.organisation_id, ctx.actor, acted.events, ctx.now)
         return out

@@ -1,61 +1,117 @@
-"""Hire responses, built from what the use case already holds in memory."""
+"""Hire responses, built from what the use case already holds in memory: the case, the organisation's
+standing where a guard reads it, and the case's open deadlines and obligations, read in one statement
+before an action and brought up to date in memory after it (never re-read)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+from sqlalchemy import CompoundSelect, Date, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cases
-from app.deadlines import service as deadlines
+from app.db.base import UTCDateTime
 from app.deadlines.models import Deadline
+from app.deadlines.service import OPEN
 from app.hires import eligibility
 from app.hires.models import Hire
+from app.hires.queries import Standing
 from app.hires.queries import facts as case_facts
 from app.hires.schemas import DeadlineSummary, HireOut, ObligationSummary
-from app.licences.models import CosAllocation, Licence
-from app.obligations import service as obligations
 from app.obligations.models import Obligation
+from app.obligations.service import OWED
 from app.rules.book import RuleBook
 from app.workflow import HIRE, Facts, GuardInput
 
 
-@dataclass(frozen=True)
-class Summaries:
-    deadlines: dict[str, list[Deadline]]
-    obligations: dict[str, list[Obligation]]
+@dataclass
+class OpenItems:
+    """A case's open deadlines (soonest first) and owed SMS obligations (soonest due first)."""
 
-    @classmethod
-    async def load(cls, session: AsyncSession, hire_ids: list[str]) -> Summaries:
-        return cls(await deadlines.open_for(session, hire_ids), await obligations.open_for(session, hire_ids))
+    deadlines: list[DeadlineSummary] = field(default_factory=list)
+    obligations: list[ObligationSummary] = field(default_factory=list)
 
-    def of(
-        self, hire: Hire, licence: Licence | None, allocation: CosAllocation | None, today: date, book: RuleBook
-    ) -> HireOut:
-        owed = self.obligations.get(hire.id, [])
-        assessed = eligibility.current(hire, book, today)
-        facts = case_facts(licence, allocation, today, assessed, len(owed))
-        return view(hire, facts, self.deadlines.get(hire.id, []), owed, assessed)
+    def after(
+        self, hire_id: str, settled: Iterable[str], staged: Iterable[object], settled_ids: Iterable[str] = ()
+    ) -> OpenItems:
+        """These items once a write's effects apply: the deadline kinds (and the rows) it settled gone,
+        the deadline rows and obligations it staged for the case (e.g. the session's new objects) added."""
+        kinds, ids = frozenset(settled), frozenset(settled_ids)
+        deadlines = [d for d in self.deadlines if d.kind not in kinds and d.id not in ids]
+        obligations = list(self.obligations)
+        for row in staged:
+            if isinstance(row, Deadline) and row.subject_id == hire_id:
+                deadlines.append(
+                    DeadlineSummary(id=row.id, kind=row.kind, status=row.status, due_at=row.due_at, warn_at=row.warn_at)
+                )
+            elif isinstance(row, Obligation) and row.hire_id == hire_id:
+                obligations.append(ObligationSummary(id=row.id, kind=row.kind, status=row.status, due_on=row.due_on))
+        deadlines.sort(key=lambda d: (d.due_at, d.id))
+        obligations.sort(key=lambda o: (o.due_on, o.id))
+        return OpenItems(deadlines, obligations)
 
 
-def view(
-    hire: Hire,
-    facts: Facts,
-    open_deadlines: list[Deadline],
-    open_obligations: list[Obligation],
-    assessed: eligibility.Assessment | None,
-) -> HireOut:
+_NO_DATE, _NO_TIME = cast(null(), Date), cast(null(), UTCDateTime())
+# Built once, for any number of cases (an expanding IN); each side is served by its (subject, status) index.
+_OPEN_ITEMS: CompoundSelect[Any] = union_all(
+    select(
+        literal("deadline").label("item"),
+        Deadline.subject_id.label("hire_id"),
+        Deadline.id,
+        Deadline.kind,
+        Deadline.status,
+        Deadline.due_at,
+        Deadline.warn_at,
+        _NO_DATE.label("due_on"),
+    ).where(Deadline.subject_id.in_(bindparam("hire_ids", expanding=True)), Deadline.status.in_(OPEN)),
+    select(
+        literal("obligation"),
+        Obligation.hire_id,
+        Obligation.id,
+        Obligation.kind,
+        Obligation.status,
+        _NO_TIME,
+        _NO_TIME,
+        Obligation.due_on,
+    ).where(Obligation.hire_id.in_(bindparam("hire_ids", expanding=True)), Obligation.status.in_(OWED)),
+)
+
+
+async def open_items(session: AsyncSession, hire_ids: list[str]) -> dict[str, OpenItems]:
+    """The open deadlines and owed obligations of these cases, in one statement."""
+    found: dict[str, OpenItems] = defaultdict(OpenItems)
+    if not hire_ids:
+        return found
+    for row in await session.execute(_OPEN_ITEMS, {"hire_ids": hire_ids}):
+        items = found[row.hire_id]
+        if row.item == "deadline":
+            items.deadlines.append(
+                DeadlineSummary(id=row.id, kind=row.kind, status=row.status, due_at=row.due_at, warn_at=row.warn_at)
+            )
+        else:
+            items.obligations.append(ObligationSummary(id=row.id, kind=row.kind, status=row.status, due_on=row.due_on))
+    for items in found.values():
+        items.deadlines.sort(key=lambda d: (d.due_at, d.id))
+        items.obligations.sort(key=lambda o: (o.due_on, o.id))
+    return found
+
+
+def summarise(hire: Hire, standing: Standing, items: OpenItems, today: date, book: RuleBook) -> HireOut:
+    """A case as a reader sees it now: eligibility under today's rules where it still decides something."""
+    assessed = eligibility.current(hire, book, today)
+    return view(hire, case_facts(standing, today, assessed, len(items.obligations)), items, assessed)
+
+
+def view(hire: Hire, facts: Facts, items: OpenItems, assessed: eligibility.Assessment | None) -> HireOut:
     fields = {name: getattr(hire, name) for name in HireOut.model_fields if hasattr(Hire, name)}
     fields["eligibility_status"], fields["eligibility"] = assessed or (None, None)
     return HireOut(
         **fields,
         available_actions=cases.available(HIRE, hire, GuardInput(hire, facts)),
-        open_deadlines=[
-            DeadlineSummary(id=d.id, kind=d.kind, status=d.status, due_at=d.due_at, warn_at=d.warn_at)
-            for d in open_deadlines
-        ],
-        open_obligations=[
-            ObligationSummary(id=o.id, kind=o.kind, status=o.status, due_on=o.due_on) for o in open_obligations
-        ],
+        open_deadlines=items.deadlines,
+        open_obligations=items.obligations,
     )

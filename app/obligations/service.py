@@ -3,7 +3,6 @@ mark them overdue when that deadline breaches, and record sponsor-level changes 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -28,22 +27,6 @@ from app.obligations.schemas import ObligationOut, OrganisationChangeIn, Report,
 
 OWED = ("open", "overdue")
 _BY_DUE = Keyset(("due_on", Obligation.due_on, date.fromisoformat), ("id", Obligation.id, str))
-
-
-async def open_for(session: AsyncSession, hire_ids: list[str]) -> dict[str, list[Obligation]]:
-    if not hire_ids:
-        return {}
-    rows = (
-        await session.execute(
-            select(Obligation)
-            .where(Obligation.hire_id.in_(hire_ids), Obligation.status.in_(OWED))
-            .order_by(Obligation.due_on)
-        )
-    ).scalars()
-    found: dict[str, list[Obligation]] = defaultdict(list)
-    for row in rows:
-        found[str(row.hire_id)].append(row)
-    return found
 
 
 def open_obligation(

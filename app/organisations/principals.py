@@ -30,6 +30,7 @@ class OrgContext:
     nation: str
     clock_id: str | None  # the sandbox test clock it lives on, if any
     clock_time: datetime | None  # that clock's frozen time
+    sponsor_size: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,7 @@
-"""Shared router construction and query parameters for every /v1 router."""
+"""Shared router construction and query parameters for every /v1 router.
+
+Dependencies are `async def` even where they do not await: FastAPI runs a plain `def` dependency in a
+worker thread, a thread hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -29,13 +32,13 @@ def v1_router(tag: str) -> APIRouter:
     )
 
 
-def _cursor(
+async def _cursor(
     cursor: Annotated[str | None, Query(description="opaque cursor from a previous page's next_cursor")] = None,
 ) -> dict[str, Any] | None:
     return decode_cursor(cursor)
 
 
-def _if_match(
+async def _if_match(
     if_match: Annotated[str | None, Header(alias="If-Match", description="the ETag you read")] = None,
 ) -> IfMatch:
     parsed = parse_if_match(if_match, required=True)
@@ -49,7 +52,7 @@ DefaultLimit = DEFAULT_LIMIT
 RequiredIfMatch = Annotated[IfMatch, Depends(_if_match)]
 
 
-def _optional_if_match(
+async def _optional_if_match(
     if_match: Annotated[str | None, Header(alias="If-Match", description="the ETag you read")] = None,
 ) -> IfMatch | None:
     return parse_if_match(if_match, required=False)
@@ -58,7 +61,7 @@ def _optional_if_match(
 OptionalIfMatch = Annotated[IfMatch | None, Depends(_optional_if_match)]
 
 
-def _service_now(request: Request) -> datetime:
+async def _service_now(request: Request) -> datetime:
     """The service's own clock (injected, so tests and sandboxes control time)."""
     now: datetime = request.app.state.clock.now()
     return now
@@ -67,7 +70,7 @@ def _service_now(request: Request) -> datetime:
 ServiceNow = Annotated[datetime, Depends(_service_now)]
 
 
-def _now(service_now: ServiceNow, actor: Annotated[OrgActor, Depends(org_actor)]) -> datetime:
+async def _now(service_now: ServiceNow, actor: Annotated[OrgActor, Depends(org_actor)]) -> datetime:
     """The organisation's time: its test clock's frozen time in the sandbox, else the service clock."""
     return actor.org.clock_time or service_now
 
@@ -75,7 +78,7 @@ def _now(service_now: ServiceNow, actor: Annotated[OrgActor, Depends(org_actor)]
 Now = Annotated[datetime, Depends(_now)]
 
 
-def _rulebook(request: Request) -> RuleBook:
+async def _rulebook(request: Request) -> RuleBook:
     book: RuleBook = request.app.state.rulebook
     return book
 
@@ -102,4 +105,7 @@ def action_body(payloads: dict[str, type[BaseModel]]) -> dict[str, Any]:
 
 def context(actor: OrgActor, now: datetime, book: RuleBook) -> Context:
     """The use-case context of an organisation-scoped request."""
-    return Context(actor.organisation_id, actor_of(actor), now, book, Nation(actor.org.nation), actor.org.clock_id)
+    org = actor.org
+    return Context(
+        actor.organisation_id, actor_of(actor), now, book, Nation(org.nation), org.clock_id, org.sponsor_size
+    )

@@ -104,4 +104,4 @@ async def _context(session: AsyncSession, row: Deadline, book: RuleBook, now: da
     org = batch.orgs.get(row.organisation_id) or await session.get(Organisation, row.organisation_id)
     assert org is not None  # the row's foreign key
     batch.orgs[org.id] = org
-    return Context(org.id, SYSTEM, now, book, Nation(org.nation), row.clock_id)
+    return Context(org.id, SYSTEM, now, book, Nation(org.nation), row.clock_id, org.sponsor_size)

@@ -101,6 +101,11 @@ class Action(Generic[S_contra]):
     def in_state(self) -> bool:
         return self.dest is None
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The facts its guards read."""
+        return frozenset().union(*(guard.reads for guard in self.guards))
+
 
 @dataclass(frozen=True)
 class Breach:
@@ -189,6 +194,15 @@ class Workflow(Generic[S_contra]):
 
     def actions_from(self, state: str) -> tuple[Action[S_contra], ...]:
         return tuple(a for a in self.actions if state in a.sources)
+
+    def reads_in(self, state: str) -> frozenset[str]:
+        """The facts a subject's available actions read in `state` (what a view of it needs)."""
+        return frozenset().union(*(a.reads for a in self.actions_from(state) if not a.system))
+
+    def reads_for(self, action: Action[S_contra]) -> frozenset[str]:
+        """The facts firing `action` reads, and those its result's available actions read."""
+        after = action.sources if action.dest is None else (action.dest,)
+        return action.reads.union(*(self.reads_in(state) for state in after))
 
 
 def describe(workflow: Workflow[Any]) -> dict[str, Any]:

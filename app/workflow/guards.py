@@ -108,12 +108,14 @@ class GuardInput(Generic[S_co]):
 @dataclass(frozen=True)
 class Guard(Generic[S_contra]):
     """A named check. `needs_payload` guards are skipped when listing available actions, since no
-    payload exists until the action is fired."""
+    payload exists until the action is fired. `reads` names the `Facts` fields it looks at beyond
+    `today`: the service looks up only the facts some guard will read (tests/workflow checks the list)."""
 
     code: str
     description: str
     check: Callable[[GuardInput[S_contra]], list[Reason]]
     needs_payload: bool = False
+    reads: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,10 @@ def _licence_active(inp: GuardInput[Subject]) -> list[Reason]:
 
 
 LICENCE_ACTIVE: Guard[Subject] = Guard(
-    "licence_active", "The organisation's sponsor licence is active and A-rated.", _licence_active
+    "licence_active",
+    "The organisation's sponsor licence is active and A-rated.",
+    _licence_active,
+    reads=frozenset({"licence_state"}),
 )
 
 
@@ -267,7 +272,10 @@ def _eligible(inp: GuardInput[Subject]) -> list[Reason]:
 
 
 ELIGIBLE: Guard[Subject] = Guard(
-    "eligible", "The hire is eligible for Skilled Worker sponsorship under the rules in force.", _eligible
+    "eligible",
+    "The hire is eligible for Skilled Worker sponsorship under the rules in force.",
+    _eligible,
+    reads=frozenset({"eligibility_status", "eligibility_reasons"}),
 )
 
 
@@ -288,6 +296,7 @@ NO_OPEN_OBLIGATIONS: Guard[Subject] = Guard(
     "no_open_obligations",
     "Every SMS reporting obligation of the case is reported or waived.",
     _no_open_obligations,
+    reads=frozenset({"open_obligations"}),
 )
 
 
@@ -420,6 +429,7 @@ UNDEFINED_COS_LEFT: Guard[HireSubject] = Guard(
     "undefined_cos_left",
     "Assigning an undefined CoS needs one left in the organisation's annual allocation.",
     _undefined_cos_left,
+    reads=frozenset({"undefined_cos_remaining", "undefined_cos_year"}),
 )
 
 COS_REFERENCE = Field("cos_reference", "the CoS reference number", "text")

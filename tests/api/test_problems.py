@@ -130,7 +130,7 @@ async def test_sqlite_busy_is_503_with_retry_after(db, db_dir, clock, platform_k
 
     url = db.url.render_as_string(hide_password=False)
     app = create_app(make_settings(url, sqlite_busy_timeout_ms=50), clock=clock)
-    blocker = sqlite3.connect(url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
+    blocker = sqlite3.connect(db.url.database, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:

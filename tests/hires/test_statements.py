@@ -1,4 +1,6 @@
-"""An action issues a fixed number of SQL statements, whatever the case's history (no lazy loads, no N+1)."""
+"""Statement budgets: what each hot route may send to the database, authentication included (BEGIN and
+COMMIT are not counted: every transaction has them). A route over its budget fails here; the budgets are
+the design (docs/architecture.md, "Statement budgets"), so raising one is a decision, not a fix."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,13 +17,16 @@ from app.clock import FrozenClock
 from tests.support.casework import Casework
 from tests.support.tenants import Tenant
 
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
 
 @contextmanager
 def counted(engine: AsyncEngine) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
+        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+            statements.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
@@ -29,14 +35,19 @@ def counted(engine: AsyncEngine) -> Iterator[list[str]]:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
+async def _employed(work: Casework) -> str:
+    work.on("2026-01-12")
+    await work.licence_active()
+    hid = str((await work.create(inside_uk=False))["id"])
+    await work.walk(hid, "start_employment", "2026-01-12")
+    return hid
+
+
 async def test_an_action_costs_the_same_statements_after_a_long_history(
     client: AsyncClient, tenant: Tenant, clock: FrozenClock, db: AsyncEngine
 ) -> None:
     work = Casework(client, tenant, clock)
-    work.on("2026-01-12")
-    await work.licence_active()
-    hid = (await work.create(inside_uk=False))["id"]
-    await work.walk(hid, "start_employment", "2026-01-12")
+    hid = await _employed(work)
 
     async def change_job(title: str) -> list[str]:
         with counted(db) as statements:
@@ -48,4 +59,80 @@ async def test_an_action_costs_the_same_statements_after_a_long_history(
         await work.ok(hid, "change_job", effective_date="2026-01-12", job_title=f"Engineer {i}")
     later = await change_job("Engineer III")
     assert len(later) == len(first), (first, later)
-    assert len(first) <= 25, first
+
+
+# An action: lock the case (with what its view reads of the licence and allocation, unlocked), read its
+# open deadlines and obligations (one statement), write the case,
+# the obligation and its deadline, then the audit counter, the event and its outbox row (one statement
+# on PostgreSQL, three on SQLite). Nothing of the licence or the CoS allocation: no guard of change_job,
+# nor of what `employed` allows, reads them.
+ACTION_BUDGET = {"postgresql": 6, "sqlite": 8}
+# A case read: the case with the licence and allocation its view reads, then its open deadlines and
+# obligations.
+READ_BUDGET = {"employed": 2, "draft": 2}
+LIST_BUDGET = 3  # the page, the standing its states need, the open items of every case on it
+
+
+async def test_an_action_stays_within_its_budget(
+    client: AsyncClient, tenant: Tenant, clock: FrozenClock, db: AsyncEngine
+) -> None:
+    work = Casework(client, tenant, clock)
+    hid = await _employed(work)
+    with counted(db) as statements:
+        await work.ok(hid, "change_job", effective_date="2026-01-12", job_title="Engineer II")
+    assert len(statements) <= ACTION_BUDGET[db.dialect.name], "\n".join(statements)
+    # No lock on (nor a statement of its own for) the licence or the allocation: what the view reads of
+    # them comes with the case. No count of obligations, no re-read of the sponsor or its deadlines.
+    assert not any(s.lstrip().startswith(("SELECT licences", "SELECT cos_allocations")) for s in statements)
+    assert not any("FOR SHARE" in s or "count(" in s.lower() or "sponsor_size" in s for s in statements)
+
+
+@pytest.mark.parametrize("state", sorted(READ_BUDGET))
+async def test_a_case_read_stays_within_its_budget(
+    client: AsyncClient, tenant: Tenant, clock: FrozenClock, db: AsyncEngine, state: str
+) -> None:
+    work = Casework(client, tenant, clock)
+    if state == "employed":
+        hid = await _employed(work)
+    else:
+        await work.licence_active()
+        hid = str((await work.create())["id"])
+    headers = tenant.headers("viewer")
+    await client.get(f"/v1/hires/{hid}", headers=headers)  # the key is looked up once, then cached
+    with counted(db) as statements:
+        r = await client.get(f"/v1/hires/{hid}", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == state
+    assert len(statements) <= READ_BUDGET[state], "\n".join(statements)
+
+
+async def test_a_list_page_costs_the_same_for_one_case_or_twenty(
+    client: AsyncClient, tenant: Tenant, clock: FrozenClock, db: AsyncEngine
+) -> None:
+    work = Casework(client, tenant, clock)
+    hid = await _employed(work)
+    headers = tenant.headers("viewer")
+    await client.get("/v1/hires", headers=headers)
+    with counted(db) as one:
+        await client.get("/v1/hires", headers=headers)
+    for i in range(19):
+        await work.create(external_id=f"bulk-{i}")
+    await work.ok(hid, "change_job", effective_date="2026-01-12", job_title="Engineer II")
+    with counted(db) as twenty:
+        r = await client.get("/v1/hires", headers=headers)
+    assert len(r.json()["data"]) == 20
+    assert len(one) <= LIST_BUDGET and len(twenty) <= LIST_BUDGET, "\n".join(twenty)
+
+
+async def test_only_the_first_request_of_a_key_looks_it_up(
+    client: AsyncClient, tenant: Tenant, clock: FrozenClock, db: AsyncEngine
+) -> None:
+    work = Casework(client, tenant, clock)
+    hid = await _employed(work)
+    headers = tenant.headers("viewer")
+    with counted(db) as cold:
+        await client.get(f"/v1/hires/{hid}", headers=headers)
+    with counted(db) as warm:
+        await client.get(f"/v1/hires/{hid}", headers=headers)
+    assert len(cold) == len(warm) + 1
+    assert any("FROM api_keys" in s for s in cold) and not any("FROM api_keys" in s for s in warm)
