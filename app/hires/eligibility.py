@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from app.errors import Reason
@@ -60,7 +61,15 @@ def evaluate(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str 
             "details_missing", f"Eligibility needs {', '.join(missing)}: complete them to assess it."
         )
     assert hire.salary is not None
-    result = check_eligibility(book, _input(hire, hire.cos_assigned_on or today, hire.salary))
+    return _judged(book, _input(hire, hire.cos_assigned_on or today, hire.salary))
+
+
+@lru_cache(maxsize=4096)
+def _judged(book: RuleBook, facts: EligibilityInput) -> Assessment:
+    """The answer for these facts under this book, remembered: every view of a case where eligibility
+    still decides something asks again, and the check costs more than the rest of the view. The input
+    is frozen and the book never changes, so an answer cannot go stale; it is shared, never mutated."""
+    result = check_eligibility(book, facts)
     return result.status.value, result.model_dump(mode="json")
 
 
