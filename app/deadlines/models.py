@@ -23,6 +23,8 @@ class Deadline(Base):
         Index("ix_deadlines_due", "clock_id", "next_fire_at"),
         Index("ix_deadlines_subject", "subject_id", "status"),
         Index("ix_deadlines_org_due", "organisation_id", "due_at", "id"),
+        # GET /v1/deadlines?status=...: the filter and then the list's order, so a page reads a page.
+        Index("ix_deadlines_org_status_due", "organisation_id", "status", "due_at", "id"),
         # Counts by status for the metrics, and the retention job's due rows, read from the index alone.
         Index("ix_deadlines_status_kind", "status", "kind", "due_at"),
     )

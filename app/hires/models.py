@@ -17,6 +17,8 @@ class Hire(Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "external_id"),
         Index("ix_hires_org_state", "organisation_id", "state", "id"),
+        # The list's own order (GET /v1/hires pages by id within the organisation).
+        Index("ix_hires_org_id", "organisation_id", "id"),
         Index("ix_hires_org_updated", "organisation_id", "updated_at", "id"),
     )
 
