@@ -61,5 +61,12 @@ test-sqlite: install
 test-postgres: install
 	SPONSORFLOW_TEST_DB=postgresql SPONSORFLOW_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q
 
+## Benchmarks (bench/README.md): the service against its floors, then list pages at 10,000 and 1,000,000
+## cases. Needs the PostgreSQL at 127.0.0.1:5432 (databases sponsorflow_bench_*; BENCH_PG_DATABASE to rename).
+BENCH_PG_DATABASE ?= sponsorflow_bench
+bench: install
+	SPONSORFLOW_BENCH_PG_DATABASE=$(BENCH_PG_DATABASE) $(BIN)/python bench/throughput.py $(BENCH_ARGS)
+	SPONSORFLOW_BENCH_PG_DATABASE=$(BENCH_PG_DATABASE) $(BIN)/python bench/lists.py $(BENCH_LISTS_ARGS)
+
 clean:
 	rm -rf $(VENV) .sponsorflow .mypy_cache .ruff_cache .pytest_cache sponsorflow.db*

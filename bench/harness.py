@@ -319,7 +319,8 @@ async def clone_hires(conn: Any, n: int) -> None:
     picked = [new_id if c == "id" else ("NULL" if c == "external_id" else f"h.{c}") for c in hire_cols]
     await conn.execute(
         text(
-            f"INSERT INTO hires ({', '.join(hire_cols)}) SELECT {', '.join(picked)} FROM hires h, {source} WHERE h.id = :one"
+            f"INSERT INTO hires ({', '.join(hire_cols)}) "
+            f"SELECT {', '.join(picked)} FROM hires h, {source} WHERE h.id = :one"
         ),
         {"n": n, "one": hire_id(1)},
     )
