@@ -194,7 +194,9 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--migrate", action="store_true", help="upgrade the database first")
-    serve.add_argument("--workers", type=int, help="uvicorn worker processes (metrics then aggregate over all of them)")
+    serve.add_argument(
+        "--workers", type=int, help="uvicorn worker processes (metrics then aggregate over all of them)"
+    )
     serve.set_defaults(func=_serve)
 
     worker = sub.add_parser(
