@@ -68,7 +68,6 @@ class Settings(BaseSettings):
         default=24, ge=0, description="how long a rotated-out signing secret still verifies"
     )
     hris_inbox_interval_seconds: float = Field(default=1.0, gt=0, description="pause between inbox passes")
-    hris_inbox_batch_size: int = Field(default=100, ge=1)
     hris_timestamp_tolerance_seconds: int = Field(
         default=300, ge=1, description="Standard Webhooks and Finch: how far a signed timestamp may be from now"
     )
