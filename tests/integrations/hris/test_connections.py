@@ -129,3 +129,18 @@ async def test_another_organisation_sees_none_of_it(hris: Hris, other_tenant: Te
     other = other_tenant.headers("admin")
     assert (await hris.http.get(f"/v1/hris-connections/{hris.connection['id']}", headers=other)).status_code == 404
     assert (await hris.http.get("/v1/hris-events", headers=other)).json()["data"] == []
+
+
+def test_production_needs_its_own_encryption_key_for_signing_secrets() -> None:
+    from cryptography.fernet import Fernet
+    from pydantic import ValidationError
+
+    from app.config import DEVELOPMENT_ENCRYPTION_KEY
+
+    for keys in ([], [DEVELOPMENT_ENCRYPTION_KEY], ["not a key"]):
+        with pytest.raises(ValidationError, match="SPONSORFLOW_HRIS_ENCRYPTION_KEYS"):
+            Settings(environment="production", hris_encryption_keys=keys)  # type: ignore[arg-type]
+    current, retired = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    sealed = SecretBox(Settings(hris_encryption_keys=[retired]).hris_encryption_keys).seal("s3cret-s3cret-s3cret")
+    box = SecretBox(Settings(environment="production", hris_encryption_keys=[current, retired]).hris_encryption_keys)  # type: ignore[arg-type]
+    assert box.open(sealed) == "s3cret-s3cret-s3cret"  # a retired key still decrypts while listed
