@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.casework import Casework
 from tests.integrations.hris.conftest import Hris
 from tests.integrations.hris.senders import TERMINATED, Person, minutes
+from tests.support.casework import Casework
 
 DAY = "2026-01-12"  # the test clock's date
 

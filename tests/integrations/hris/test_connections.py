@@ -16,9 +16,9 @@ from app.integrations.hris.mapping import DEFAULT_FIELD_MAPS
 from app.integrations.hris.models import HrisConnection
 from app.integrations.hris.providers import Provider
 from app.integrations.hris.secrets import SecretBox
-from tests.conftest import Tenant
 from tests.integrations.hris.conftest import Hris, connect
 from tests.integrations.hris.senders import Person
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture

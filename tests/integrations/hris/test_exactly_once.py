@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.audit.models import Event, OutboxMessage
 from app.hires.models import Hire
 from app.integrations.hris.models import HrisEvent
-from tests.deadlines.test_scheduler_workers import wait_for_dead_transactions
 from tests.integrations.hris.conftest import Hris
 from tests.integrations.hris.senders import Person
+from tests.worker.test_deadline_job import wait_for_dead_transactions
 
 ROOT = Path(__file__).resolve().parents[3]
 
