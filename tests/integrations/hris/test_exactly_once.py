@@ -51,6 +51,7 @@ async def test_twenty_concurrent_deliveries_of_one_event_make_one_case(hris: Hri
         assert (await conn.execute(created)).scalar_one() == 1
 
 
+@pytest.mark.processes
 async def test_a_worker_killed_while_applying_leaves_every_event_to_apply_exactly_once(
     hris: Hris, db: AsyncEngine
 ) -> None:
