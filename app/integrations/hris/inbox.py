@@ -194,6 +194,14 @@ async def _apply(session: AsyncSession, row: HrisEvent, setup: _Setup, book: Rul
     hire = await session.get(Hire, link.hire_id) if link.hire_id else None
     if event.kind is Kind.deleted:
         outcome = await _flag_deleted(session, ctx, link, hire, row)
+    elif not event.record and (hire is None or event.kind is not Kind.terminated):
+        # Only a termination means something without the employee's fields.
+        outcome = _ignored(
+            "ids_only",
+            f"the event names employee {event.employee_id} but carries none of their fields: "
+            "configure the HRIS to send the employee's fields with its events (see the README)",
+            hire_id=link.hire_id,
+        )
     else:
         data = read_record(event.record, connection.field_map, connection.location_map)
         if hire is not None:
@@ -261,12 +269,6 @@ async def _open(
     """No case yet: open one if the employee needs sponsorship. A case HR already opened with the
     employee's id as its external id is returned to be adopted instead."""
     connection = setup.connection
-    if not event.record:
-        return _ignored(
-            "ids_only",
-            f"the event names employee {event.employee_id} but carries none of their fields: "
-            "configure the HRIS to send the employee's fields with its events (see the README)",
-        )
     refusal = Selector(connection.selector_field, tuple(connection.selector_values)).decide(event.record)
     if refusal is not None:
         return _ignored("not_selected", f"employee {event.employee_id} does not need sponsorship: {refusal}")

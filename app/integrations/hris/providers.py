@@ -126,6 +126,12 @@ def _record(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+def _fields(data: dict[str, Any], *envelope: str) -> dict[str, Any]:
+    """The employee's fields in `data`, without the keys that only name the event or the employee (so an
+    ids-only event reads as one)."""
+    return {k: v for k, v in data.items() if k not in envelope}
+
+
 def _not_employee_event(event_type: Any) -> Unreadable:
     return Unreadable(
         "ignored", "not_an_employee_event", f"event {event_type!r} is not an employee event: nothing to apply"
@@ -224,7 +230,8 @@ class Finch(StandardWebhooks):
         individual = data.get("individual_id")
         if individual in (None, ""):
             raise _malformed("the event's data has no individual_id")
-        return Delivery(event_type, [EmployeeEvent(str(individual), self._KINDS[action], default_time, data)])
+        record = _fields(data, "individual_id")
+        return Delivery(event_type, [EmployeeEvent(str(individual), self._KINDS[action], default_time, record)])
 
 
 class BambooHR(Adapter):
@@ -346,7 +353,8 @@ class HiBob(Adapter):
         if data.get("employeeId") in (None, ""):
             raise _malformed("the event's data has no employeeId")
         occurred = parse_time(payload.get("triggeredAt"), default_time)
-        event = EmployeeEvent(str(data["employeeId"]), self._KINDS[str(event_type)], occurred, data)
+        record = _fields(data, "employeeId", "fieldIds")
+        event = EmployeeEvent(str(data["employeeId"]), self._KINDS[str(event_type)], occurred, record)
         return Delivery(str(event_type), [event])
 
 

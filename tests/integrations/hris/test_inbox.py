@@ -12,7 +12,7 @@ import pytest
 
 from tests.integrations.hris.conftest import Hris
 from tests.integrations.hris.senders import Person
-from tests.integrations.hris.test_applying import opened
+from tests.integrations.hris.test_applying import employed, opened
 
 
 @pytest.fixture
@@ -149,3 +149,35 @@ async def test_the_event_list_filters_and_pages(hris: Hris) -> None:
     assert seen == [f"E{i}" for i in range(5)]
     bad = await hris.http.get("/v1/hris-events", params={"status": "lost"}, headers=hris.headers())
     assert bad.status_code == 422
+
+
+@pytest.mark.parametrize("provider", ["hibob"])
+async def test_an_ids_only_hibob_leaver_event_still_ends_sponsorship(hris: Hris) -> None:
+
+    person = Person()
+    _, hire_id = await employed(hris, person)
+    at = hris.clock.now() + timedelta(seconds=1)
+    body = json.dumps(
+        {
+            "companyId": 734251,
+            "type": "employee.left",
+            "triggeredBy": "3332883804594373380",
+            "triggeredAt": at.replace(tzinfo=None).isoformat(),
+            "data": {"employeeId": person.id},
+        }
+    ).encode()
+    r = await hris.post(body, hris.sender.sign(body, at))
+    await hris.apply()
+    event = await hris.event(r.json()["events"][0])
+    assert event["status"] == "applied", event
+    case = await hris.hire(hire_id)
+    assert (case["state"], case["ended_on"]) == ("sponsorship_ended", "2026-01-12")
+
+
+@pytest.mark.parametrize("provider", ["finch"])
+async def test_an_ids_only_finch_event_is_ignored_and_says_why(hris: Hris) -> None:
+    body = json.dumps({"event_type": "employment.created", "data": {"individual_id": "ind_1"}}).encode()
+    r = await hris.post(body, hris.sender.sign(body, hris.clock.now()))
+    await hris.apply()
+    event = await hris.event(r.json()["events"][0])
+    assert (event["status"], event["reason_code"]) == ("ignored", "ids_only"), event
