@@ -11,15 +11,15 @@ from app.api.problems import problem_responses
 from app.db.session import Session
 from app.integrations.hris import service
 from app.integrations.hris.schemas import (
-    ConnectionCreate,
-    ConnectionOut,
-    ConnectionUpdate,
-    ConnectionWithSecret,
-    EventStatus,
+    HrisConnectionCreate,
+    HrisConnectionOut,
+    HrisConnectionUpdate,
+    HrisConnectionWithSecret,
     HrisEventDetail,
     HrisEventOut,
-    Receipt,
-    SecretRotation,
+    HrisEventStatus,
+    HrisReceipt,
+    HrisSecretRotation,
 )
 from app.integrations.hris.secrets import SecretBox
 from app.web.auth import HR, Admin
@@ -39,8 +39,8 @@ def _base_url(request: Request) -> str:
 
 @router.post("/hris-connections", status_code=201, responses=problem_responses(409))
 async def create_hris_connection(
-    body: ConnectionCreate, request: Request, response: Response, session: Session, actor: Admin, now: ServiceNow
-) -> ConnectionWithSecret:
+    body: HrisConnectionCreate, request: Request, response: Response, session: Session, actor: Admin, now: ServiceNow
+) -> HrisConnectionWithSecret:
     """Connect an HRIS. The answer holds the receiving URL to paste in the HRIS and the signing secret,
     **shown only in this answer** (stored encrypted). Give `signing_secret` when the HRIS issued one
     (BambooHR, Merge, HiBob); omit it to have one generated (Standard Webhooks, Finch). Without a
@@ -55,7 +55,7 @@ async def create_hris_connection(
 @router.get("/hris-connections")
 async def list_hris_connections(
     request: Request, session: Session, actor: Admin, cursor: Cursor, limit: Limit = DefaultLimit
-) -> Page[ConnectionOut]:
+) -> Page[HrisConnectionOut]:
     """The organisation's HRIS connections (never their secrets)."""
     return await service.list_connections(session, actor.organisation_id, cursor, limit, _base_url(request))
 
@@ -63,7 +63,7 @@ async def list_hris_connections(
 @router.get("/hris-connections/{connection_id}")
 async def get_hris_connection(
     connection_id: str, request: Request, response: Response, session: Session, actor: Admin
-) -> ConnectionOut:
+) -> HrisConnectionOut:
     found = await service.get_connection(session, actor.organisation_id, connection_id, _base_url(request))
     return tagged(response, found)
 
@@ -71,14 +71,14 @@ async def get_hris_connection(
 @router.patch("/hris-connections/{connection_id}", responses=problem_responses(412, 428))
 async def update_hris_connection(
     connection_id: str,
-    body: ConnectionUpdate,
+    body: HrisConnectionUpdate,
     request: Request,
     response: Response,
     session: Session,
     actor: Admin,
     now: ServiceNow,
     if_match: RequiredIfMatch,
-) -> ConnectionOut:
+) -> HrisConnectionOut:
     """Change the name, selector, field map or location map. Events already applied keep their effect;
     replay failed or ignored ones to apply them with the new settings."""
     updated = await service.update_connection(
@@ -95,8 +95,8 @@ async def rotate_hris_connection_secret(
     session: Session,
     actor: Admin,
     now: ServiceNow,
-    body: SecretRotation | None = None,
-) -> ConnectionWithSecret:
+    body: HrisSecretRotation | None = None,
+) -> HrisConnectionWithSecret:
     """Replace the signing secret (shown once, in this answer). The previous one keeps verifying for the
     grace period, so the HRIS can be switched over without refused deliveries."""
     rotated = await service.rotate_secret(
@@ -104,7 +104,7 @@ async def rotate_hris_connection_secret(
         actor.organisation_id,
         actor_of(actor),
         connection_id,
-        body or SecretRotation(),
+        body or HrisSecretRotation(),
         _box(request),
         request.app.state.settings,
         now,
@@ -127,14 +127,14 @@ async def list_hris_events(
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     connection_id: str | None = None,
-    status: Annotated[list[EventStatus] | None, Query(description="one or more statuses")] = None,
+    status: Annotated[list[HrisEventStatus] | None, Query(description="one or more statuses")] = None,
     employee_id: Annotated[str | None, Query(description="the employee's id in the HRIS")] = None,
     received_from: datetime | None = None,
     received_to: Annotated[datetime | None, Query(description="exclusive")] = None,
 ) -> Page[HrisEventOut]:
     """What the HRIS connections received, oldest first: `received` waits for the worker, `applied`
     says what it did, `ignored` and `failed` say why in words. Nothing an HRIS sent is dropped."""
-    filters = service.EventFilters(connection_id, status or (), employee_id, received_from, received_to)
+    filters = service.HrisEventFilters(connection_id, status or (), employee_id, received_from, received_to)
     return await service.list_events(session, actor.organisation_id, filters, cursor, limit)
 
 
@@ -160,7 +160,11 @@ _HOOK_BODY = {
         "HiBob's setup ping, is acknowledged and kept as ignored).",
         "content": {"application/json": {"schema": {}}, "*/*": {"schema": {}}},
     },
+    # Declared here, not as function parameters: FastAPI would document a 422 the receiver never answers.
     "parameters": [
+        {"name": "connection_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    ]
+    + [
         {"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": text}
         for name, text in (
             ("webhook-id", "standard: the event id (idempotency key)"),
@@ -184,7 +188,7 @@ _HOOK_BODY = {
     responses=problem_responses(401, 404, 413, 503),
     openapi_extra=_HOOK_BODY,
 )
-async def receive_hris_event(connection_id: str, request: Request, session: Session, now: ServiceNow) -> Receipt:
+async def receive_hris_event(request: Request, session: Session, now: ServiceNow) -> HrisReceipt:
     """The receiving URL of an HRIS connection. The signature is checked on the raw bytes with the
     connection's provider's scheme; a verified event is stored and answered `202` at once (applying it
     is the worker's job, within a second by default). A redelivery answers `202` and changes nothing.
@@ -192,7 +196,7 @@ async def receive_hris_event(connection_id: str, request: Request, session: Sess
     A 5xx means the service failed and the HRIS should retry; no 4xx is ever answered for a transient
     problem."""
     delivered = service.Delivered(
-        connection_id,
+        request.path_params["connection_id"],
         {k.lower(): v for k, v in request.headers.items()},
         await request.body(),
         request.headers.get("content-type"),

@@ -18,7 +18,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SelectorIn(_Strict):
+class HrisSelectorIn(_Strict):
     """Which employees need sponsorship: those whose `field` holds one of `values` (compared without
     case); the others' events are recorded as ignored."""
 
@@ -31,7 +31,7 @@ class SelectorIn(_Strict):
         return [v.lower() for v in values]
 
 
-class SelectorOut(BaseModel):
+class HrisSelector(BaseModel):
     field: str
     values: list[str]
 
@@ -50,7 +50,7 @@ LocationMap = Annotated[
 ]
 
 
-class ConnectionCreate(_Strict):
+class HrisConnectionCreate(_Strict):
     name: str = Field(min_length=1, max_length=200, examples=["BambooHR (UK entities)"])
     provider: Provider
     signing_secret: Secret | None = Field(
@@ -58,23 +58,23 @@ class ConnectionCreate(_Strict):
         description="the secret the HRIS signs with, if it issued one (BambooHR, Merge and HiBob do); "
         "omit it and one is generated. Either way it is shown once, in this response.",
     )
-    selector: SelectorIn | None = Field(
+    selector: HrisSelectorIn | None = Field(
         default=None, description="required except for `standard`, whose schema has `requires_sponsorship`"
     )
     field_map: FieldMap | None = None
     location_map: LocationMap = Field(default_factory=dict)
 
 
-class ConnectionUpdate(_Strict):
+class HrisConnectionUpdate(_Strict):
     """Only the fields sent change; each replaces its whole value."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    selector: SelectorIn | None = None
+    selector: HrisSelectorIn | None = None
     field_map: FieldMap | None = None
     location_map: LocationMap | None = None
 
 
-class SecretRotation(_Strict):
+class HrisSecretRotation(_Strict):
     signing_secret: Secret | None = Field(default=None, description="the HRIS's new secret; omit to generate one")
     grace_period_hours: int | None = Field(
         default=None,
@@ -84,12 +84,12 @@ class SecretRotation(_Strict):
     )
 
 
-class ConnectionOut(BaseModel):
+class HrisConnectionOut(BaseModel):
     id: str
     name: str
     provider: Provider
     receiving_url: str = Field(description="paste it in the HRIS's webhook settings")
-    selector: SelectorOut
+    selector: HrisSelector
     field_map: dict[str, str]
     location_map: dict[str, str]
     previous_secret_expires_at: datetime | None = Field(
@@ -100,11 +100,11 @@ class ConnectionOut(BaseModel):
     updated_at: datetime
 
 
-class ConnectionWithSecret(ConnectionOut):
+class HrisConnectionWithSecret(HrisConnectionOut):
     signing_secret: str = Field(description="shown only now: it is stored encrypted and never shown again")
 
 
-class EventStatus(StrEnum):
+class HrisEventStatus(StrEnum):
     received = "received"
     applied = "applied"
     ignored = "ignored"
@@ -118,7 +118,7 @@ class HrisEventOut(BaseModel):
     connection_id: str
     event_type: str | None = Field(description="the HRIS's name for the event")
     employee_id: str | None = Field(description="the employee's id in the HRIS")
-    status: EventStatus
+    status: HrisEventStatus
     reason_code: str | None = Field(description="why it was ignored or failed, as a stable code")
     reason: str | None = Field(description="why it was ignored or failed, in words")
     effects: list[str] = Field(description="what applying it did, in order")
@@ -134,7 +134,7 @@ class HrisEventDetail(HrisEventOut):
     payload: Any = Field(description="the body as received: JSON, or text when it is not JSON")
 
 
-class Receipt(BaseModel):
+class HrisReceipt(BaseModel):
     """What a receiver answers: the inbox rows the delivery is stored as."""
 
     events: list[str] = Field(description="inbox event ids, one per employee in the delivery")

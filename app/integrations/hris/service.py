@@ -39,16 +39,16 @@ from app.integrations.hris.providers import (
     body_hash,
 )
 from app.integrations.hris.schemas import (
-    ConnectionCreate,
-    ConnectionOut,
-    ConnectionUpdate,
-    ConnectionWithSecret,
-    EventStatus,
+    HrisConnectionCreate,
+    HrisConnectionOut,
+    HrisConnectionUpdate,
+    HrisConnectionWithSecret,
     HrisEventDetail,
     HrisEventOut,
-    Receipt,
-    SecretRotation,
-    SelectorOut,
+    HrisEventStatus,
+    HrisReceipt,
+    HrisSecretRotation,
+    HrisSelector,
 )
 from app.integrations.hris.secrets import SecretBox, check_given_secret, generate_secret
 from app.rules.book import RuleBook
@@ -67,13 +67,13 @@ def receiving_path(connection_id: str) -> str:
     return f"/hooks/hris/{connection_id}"
 
 
-def view(connection: HrisConnection, base_url: str) -> ConnectionOut:
-    return ConnectionOut(
+def view(connection: HrisConnection, base_url: str) -> HrisConnectionOut:
+    return HrisConnectionOut(
         id=connection.id,
         name=connection.name,
         provider=Provider(connection.provider),
         receiving_url=base_url.rstrip("/") + receiving_path(connection.id),
-        selector=SelectorOut(field=connection.selector_field, values=connection.selector_values),
+        selector=HrisSelector(field=connection.selector_field, values=connection.selector_values),
         field_map=connection.field_map,
         location_map=connection.location_map,
         previous_secret_expires_at=connection.previous_secret_expires_at,
@@ -83,8 +83,8 @@ def view(connection: HrisConnection, base_url: str) -> ConnectionOut:
     )
 
 
-def _with_secret(connection: HrisConnection, secret: str, base_url: str) -> ConnectionWithSecret:
-    return ConnectionWithSecret(**view(connection, base_url).model_dump(), signing_secret=secret)
+def _with_secret(connection: HrisConnection, secret: str, base_url: str) -> HrisConnectionWithSecret:
+    return HrisConnectionWithSecret(**view(connection, base_url).model_dump(), signing_secret=secret)
 
 
 def _secret(provider: Provider, given: str | None) -> str:
@@ -109,11 +109,11 @@ async def create_connection(
     session: AsyncSession,
     organisation_id: str,
     actor: Actor,
-    data: ConnectionCreate,
+    data: HrisConnectionCreate,
     box: SecretBox,
     now: datetime,
     base_url: str,
-) -> ConnectionWithSecret:
+) -> HrisConnectionWithSecret:
     if data.selector is not None:
         selector_field, selector_values = data.selector.field, data.selector.values
     elif data.provider is Provider.standard:
@@ -176,7 +176,7 @@ async def _find(
 
 async def get_connection(
     session: AsyncSession, organisation_id: str, connection_id: str, base_url: str
-) -> ConnectionOut:
+) -> HrisConnectionOut:
     async with read_transaction(session):
         return view(await _find(session, organisation_id, connection_id), base_url)
 
@@ -186,7 +186,7 @@ _CONNECTIONS = Keyset(("id", HrisConnection.id, str))
 
 async def list_connections(
     session: AsyncSession, organisation_id: str, cursor: dict[str, Any] | None, limit: int, base_url: str
-) -> Page[ConnectionOut]:
+) -> Page[HrisConnectionOut]:
     stmt = select(HrisConnection).where(
         HrisConnection.organisation_id == organisation_id, HrisConnection.deleted_at.is_(None)
     )
@@ -200,11 +200,11 @@ async def update_connection(
     organisation_id: str,
     actor: Actor,
     connection_id: str,
-    data: ConnectionUpdate,
+    data: HrisConnectionUpdate,
     if_match: IfMatch,
     now: datetime,
     base_url: str,
-) -> ConnectionOut:
+) -> HrisConnectionOut:
     sent = data.model_fields_set
     nulled = sorted(name for name in sent if getattr(data, name) is None)
     if nulled:
@@ -235,12 +235,12 @@ async def rotate_secret(
     organisation_id: str,
     actor: Actor,
     connection_id: str,
-    data: SecretRotation,
+    data: HrisSecretRotation,
     box: SecretBox,
     settings: Settings,
     now: datetime,
     base_url: str,
-) -> ConnectionWithSecret:
+) -> HrisConnectionWithSecret:
     """A new secret verifies at once; the old one still does for the grace period, so deliveries the
     HRIS signed before it switched are not refused."""
     grace = timedelta(
@@ -294,7 +294,7 @@ class Delivered:
 
 async def receive(
     session: AsyncSession, delivered: Delivered, box: SecretBox, settings: Settings, now: datetime
-) -> Receipt:
+) -> HrisReceipt:
     """Verify, store, answer. 404 for an unknown connection, 401 for a bad, missing or stale signature
     (nothing stored); a redelivery stores nothing and answers the same ids."""
     async with read_transaction(session):
@@ -331,7 +331,7 @@ async def receive(
             by_key = dict(stored.all())
             ids = [by_key[key] for key in keys]
     log.info("hris delivery stored", extra={"hris_connection_id": connection.id, "hris_events": len(inserted)})
-    return Receipt(events=ids, duplicate=not inserted)
+    return HrisReceipt(events=ids, duplicate=not inserted)
 
 
 def _inbox_rows(
@@ -381,7 +381,7 @@ def _inbox_rows(
             "event_type": (delivery.event_type or "")[:100] or None,
             "employee_id": event.employee_id,
             "occurred_at": event.occurred_at,
-            "status": EventStatus.received.value,
+            "status": HrisEventStatus.received.value,
             "reason_code": None,
             "reason": None,
         }
@@ -396,9 +396,9 @@ _EVENTS = Keyset(("id", HrisEvent.id, str))
 
 
 @dataclass(frozen=True)
-class EventFilters:
+class HrisEventFilters:
     connection_id: str | None = None
-    status: Sequence[EventStatus] = ()
+    status: Sequence[HrisEventStatus] = ()
     employee_id: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
@@ -409,7 +409,7 @@ def _event_view(row: HrisEvent) -> HrisEventOut:
 
 
 async def list_events(
-    session: AsyncSession, organisation_id: str, filters: EventFilters, cursor: dict[str, Any] | None, limit: int
+    session: AsyncSession, organisation_id: str, filters: HrisEventFilters, cursor: dict[str, Any] | None, limit: int
 ) -> Page[HrisEventOut]:
     stmt = narrowed(
         select(HrisEvent).where(HrisEvent.organisation_id == organisation_id),
@@ -452,17 +452,17 @@ async def replay(
     earlier event of the same employee is still waiting, this one queues behind it instead."""
     async with write_transaction(session):
         row = await _find_event(session, organisation_id, event_id, lock=True)
-        if row.status not in {EventStatus.failed.value, EventStatus.ignored.value}:
+        if row.status not in {HrisEventStatus.failed.value, HrisEventStatus.ignored.value}:
             raise Conflict(
                 "event_not_replayable", f"the event is {row.status}: only failed or ignored events are replayed"
             )
-        row.status = EventStatus.received.value
+        row.status = HrisEventStatus.received.value
         waiting = await session.execute(
             select(HrisEvent.id)
             .where(
                 HrisEvent.connection_id == row.connection_id,
                 HrisEvent.employee_id == row.employee_id,
-                HrisEvent.status == EventStatus.received.value,
+                HrisEvent.status == HrisEventStatus.received.value,
                 HrisEvent.id < row.id,
             )
             .limit(1)
