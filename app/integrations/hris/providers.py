@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -120,6 +120,15 @@ def _check_timestamp(raw: str, header: str, check: Verification) -> datetime:
             "a stale or replayed delivery"
         )
     return signed_at
+
+
+def _hmac(key: bytes, message: bytes, digest: Any) -> bytes:
+    return hmac.new(key, message, digest).digest()
+
+
+def _one_signed(check: Verification, offered: bytes, expected: Callable[[bytes], bytes]) -> bool:
+    """Whether the signature sent is the one a current secret makes (compared in constant time)."""
+    return any(hmac.compare_digest(expected(secret.encode()), offered) for secret in check.secrets)
 
 
 def _record(value: Any) -> dict[str, Any]:
@@ -247,11 +256,10 @@ class BambooHR(Adapter):
         signature = _header(headers, "x-bamboohr-signature").lower()
         raw_timestamp = _header(headers, "x-bamboohr-timestamp")
         signed_at = _check_timestamp(raw_timestamp, "x-bamboohr-timestamp", check)
-        for secret in check.secrets:
-            expected = hmac.new(secret.encode(), body + raw_timestamp.encode(), hashlib.sha256).hexdigest()
-            if hmac.compare_digest(expected, signature):
-                return signed_at
-        raise SignatureRejected("X-BambooHR-Signature does not match the body and timestamp")
+        signed = body + raw_timestamp.encode()
+        if not _one_signed(check, signature.encode(), lambda key: _hmac(key, signed, hashlib.sha256).hex().encode()):
+            raise SignatureRejected("X-BambooHR-Signature does not match the body and timestamp")
+        return signed_at
 
     def read(self, body: bytes, default_time: datetime) -> Delivery:
         payload = parse_json(body)
@@ -292,11 +300,11 @@ class Merge(Adapter):
 
     def verify(self, body: bytes, headers: Mapping[str, str], check: Verification) -> datetime | None:
         offered = _header(headers, "x-merge-webhook-signature").rstrip("=").encode()
-        for secret in check.secrets:
-            digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-            if hmac.compare_digest(base64.urlsafe_b64encode(digest).rstrip(b"="), offered):
-                return None
-        raise SignatureRejected("X-Merge-Webhook-Signature does not match the body")
+        if not _one_signed(
+            check, offered, lambda key: base64.urlsafe_b64encode(_hmac(key, body, hashlib.sha256)).rstrip(b"=")
+        ):
+            raise SignatureRejected("X-Merge-Webhook-Signature does not match the body")
+        return None
 
     def read(self, body: bytes, default_time: datetime) -> Delivery:
         payload = parse_json(body)
@@ -336,11 +344,9 @@ class HiBob(Adapter):
 
     def verify(self, body: bytes, headers: Mapping[str, str], check: Verification) -> datetime | None:
         offered = _header(headers, "bob-signature").encode()
-        for secret in check.secrets:
-            expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha512).digest())
-            if hmac.compare_digest(expected, offered):
-                return None
-        raise SignatureRejected("Bob-Signature does not match the body")
+        if not _one_signed(check, offered, lambda key: base64.b64encode(_hmac(key, body, hashlib.sha512))):
+            raise SignatureRejected("Bob-Signature does not match the body")
+        return None
 
     def read(self, body: bytes, default_time: datetime) -> Delivery:
         payload = parse_json(body)
