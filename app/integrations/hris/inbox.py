@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -32,7 +32,7 @@ from app.audit.schemas import Actor
 from app.audit.service import EventDraft
 from app.calendar import Nation
 from app.context import Context, uk_today
-from app.db.errors import is_contention, is_sqlite_busy
+from app.db.errors import is_contention, is_sqlite_busy, is_unique_violation
 from app.db.transactions import for_update, write_transaction
 from app.errors import ProblemError
 from app.hires import service as hires
@@ -93,7 +93,7 @@ class _Setup:
         return Context(c.organisation_id, self.actor, self.clock_time or now, book, self.nation, self.clock_id)
 
 
-def claim_statement() -> Any:
+def claim_statement() -> Select[HrisEvent]:
     """The oldest waiting event whose employee has no earlier event waiting, skipping those another
     worker holds."""
     earlier = aliased(HrisEvent)
@@ -145,7 +145,8 @@ async def apply_event(
     except Unreadable as exc:
         outcome = Outcome(exc.status, exc.code, exc.message)
     except DBAPIError as exc:
-        if not (is_sqlite_busy(exc) or is_contention(exc)):
+        # Busy, deadlocked, or a lost race to create the employee's link row: the next pass retries it.
+        if not (is_sqlite_busy(exc) or is_contention(exc) or is_unique_violation(exc)):
             raise
         log.warning("hris event deferred by a database conflict", extra={"hris_event_id": row.id})
         return False
