@@ -59,6 +59,7 @@ class Phase:
     name: str
     latencies: list[float]
     accept_seconds: float
+    busy: int  # 503 answers (retried) while accepting
     applied_seconds: float  # from the first post until the inbox holds nothing waiting
 
     @property
@@ -98,10 +99,10 @@ async def prepare(url: str) -> str:
         await engine.dispose()
 
 
-async def start(args: list[str], url: str) -> asyncio.subprocess.Process:
+async def start(args: list[str], url: str, *, embedded: bool = False) -> asyncio.subprocess.Process:
     env = os.environ | {
         "SPONSORFLOW_DATABASE_URL": url,
-        "SPONSORFLOW_SCHEDULER_ENABLED": "false",
+        "SPONSORFLOW_SCHEDULER_ENABLED": "true" if embedded else "false",
         "SPONSORFLOW_BOOTSTRAP_DEV_KEYS": "false",
         "SPONSORFLOW_LOG_LEVEL": "WARNING",
     }
@@ -110,16 +111,22 @@ async def start(args: list[str], url: str) -> asyncio.subprocess.Process:
     )
 
 
+async def serving(url: str, port: int, *, embedded: bool) -> asyncio.subprocess.Process:
+    server = await start(["serve", "--port", str(port)], url, embedded=embedded)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(600):
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)  # waiting for the server process to listen
+    raise TimeoutError("sponsorflow serve did not start")
+
+
 async def set_up(client: httpx.AsyncClient, key: str) -> tuple[str, str]:
     """Licence active, the job mapped, a Standard Webhooks connection: its receiving path and secret."""
     h = {"Authorization": f"Bearer {key}"}
-    for _ in range(300):
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)  # waiting for the server process to listen
     r = await client.post("/v1/licence", headers=h)
     for action, body in (("submit", {}), ("grant", {"licence_number": "LIC-BENCH"})):
         r = await client.post(f"/v1/licence/actions/{action}", json=body, headers=h | {"If-Match": r.headers["etag"]})
@@ -157,9 +164,11 @@ def deliveries(first: int, employees: int, events: int, base: datetime) -> list[
 
 async def burst(
     client: httpx.AsyncClient, path: str, secret: str, batch: list[tuple[str, int, bytes]], concurrency: int
-) -> tuple[list[float], float]:
+) -> tuple[list[float], float, int]:
+    """Post every delivery; the latency of each runs until it is accepted (a 503 is retried)."""
     signer = Webhook(secret)
     latencies: list[float] = []
+    busy = [0]
     queue: asyncio.Queue[tuple[str, int, bytes]] = asyncio.Queue()
     for item in batch:
         queue.put_nowait(item)
@@ -176,12 +185,16 @@ async def burst(
             }
             sent = time.perf_counter()
             r = await client.post(f"/hooks/{path}", content=body, headers=headers)
+            while r.status_code == 503:  # busy: retried after Retry-After, as an HRIS would
+                busy[0] += 1
+                await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+                r = await client.post(f"/hooks/{path}", content=body, headers=headers)
             latencies.append(time.perf_counter() - sent)
             assert r.status_code == 202, r.text
 
     started = time.perf_counter()
     await asyncio.gather(*(client_loop() for _ in range(concurrency)))
-    return latencies, time.perf_counter() - started
+    return latencies, time.perf_counter() - started, busy[0]
 
 
 async def waiting(url: str) -> int:
@@ -204,26 +217,34 @@ async def until_applied(url: str, started: float) -> float:
 
 
 async def measure(url: str, name: str, events: int, employees: int, concurrency: int, workers: int) -> list[Phase]:
+    """Both phases in the database's own deployment shape: on SQLite the default single process (the
+    worker embedded in `serve`), on PostgreSQL `serve` plus `--workers` worker processes. Phase 1 posts
+    to a server with no worker running, then starts the worker(s)."""
     key = await prepare(url)
     port = free_port()
-    server = await start(["serve", "--port", str(port)], url)
-    started_workers: list[asyncio.subprocess.Process] = []
+    embedded = name == "sqlite"
+    processes = [await serving(url, port, embedded=False)]
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             path, secret = await set_up(client, key)
             base = datetime.now(UTC) - timedelta(hours=1)
             first = deliveries(0, employees, events, base)
             started = time.perf_counter()
-            latencies, accept = await burst(client, path, secret, first, concurrency)
+            latencies, accept, refused = await burst(client, path, secret, first, concurrency)
             assert await waiting(url) == len(first), "nothing is applied while no worker runs"
-            started_workers = [await start(["worker"], url) for _ in range(workers)]
-            idle = Phase("accept only, then apply", latencies, accept, await until_applied(url, started))
+            if embedded:  # the same server again, now with its embedded worker
+                processes[0].terminate()
+                await processes[0].wait()
+                processes = [await serving(url, port, embedded=True)]
+            else:
+                processes += [await start(["worker"], url) for _ in range(workers)]
+            idle = Phase("accept only, then apply", latencies, accept, refused, await until_applied(url, started))
             second = deliveries(employees, employees, events, base)
             started = time.perf_counter()
-            latencies, accept = await burst(client, path, secret, second, concurrency)
-            busy = Phase("accept while applying", latencies, accept, await until_applied(url, started))
+            latencies, accept, refused = await burst(client, path, secret, second, concurrency)
+            busy = Phase("accept while applying", latencies, accept, refused, await until_applied(url, started))
     finally:
-        for process in [server, *started_workers]:
+        for process in processes:
             process.terminate()
             await process.wait()
     print(f"  {name}: done", file=sys.stderr)
@@ -261,18 +282,21 @@ async def run(databases: list[str], events: int, employees: int, concurrency: in
                     await pg_database(drop_only=True)
     print(
         f"\n{events} signed events over {employees} employees, {concurrency} concurrent clients, "
-        f"{workers} worker process(es); {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"SQLAlchemy {sqlalchemy.__version__}, {', '.join(versions)}\n"
+        f"worker embedded in serve on SQLite, {workers} worker process(es) on PostgreSQL;\n"
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SQLAlchemy {sqlalchemy.__version__}, {', '.join(versions)}; load average at the end "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (the machine is shared)\n"
     )
     header = (
-        f"| {'database':<10} | {'phase':<24} | accepted/s | accept p50 ms | accept p99 ms | all applied s | applied/s |"
+        f"| {'database':<10} | {'phase':<24} | accepted/s | accept p50 ms | accept p99 ms | 503s retried "
+        "| all applied s | applied/s |"
     )
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for name, phase in rows:
         print(
             f"| {name:<10} | {phase.name:<24} | {phase.throughput:>10,.0f} | {phase.percentile(0.5):>13.1f} "
-            f"| {phase.percentile(0.99):>13.1f} | {phase.applied_seconds:>13.1f} "
+            f"| {phase.percentile(0.99):>13.1f} | {phase.busy:>12} | {phase.applied_seconds:>13.1f} "
             f"| {len(phase.latencies) / phase.applied_seconds:>9,.0f} |"
         )
     print()

@@ -2,16 +2,20 @@
 
 PostgreSQL locks rows with SELECT ... FOR UPDATE. SQLite ignores FOR UPDATE, so a write transaction
 there starts with BEGIN IMMEDIATE, which takes the database's single write lock up front: writers
-queue (busy_timeout) instead of deadlocking when a reader tries to upgrade.
+queue (busy_timeout) instead of deadlocking when a reader tries to upgrade. Within one process they
+queue first on an asyncio lock, which wakes them in turn: SQLite's busy handler does not, and under
+load it starved some writers until busy_timeout (a 503) while others came and went.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Engine, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import SQLITE_IMMEDIATE
@@ -30,9 +34,20 @@ async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession
         async with session.begin_nested():
             yield session
         return
-    async with session.begin():
+    async with _sqlite_writers(session), session.begin():
         await session.connection(execution_options={SQLITE_IMMEDIATE: True})
         yield session
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_writers(session: AsyncSession) -> AbstractAsyncContextManager[Any]:
+    """The process's queue for SQLite's one write lock (nothing to queue for on PostgreSQL)."""
+    engine = session.get_bind()
+    if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
+        return nullcontext()
+    return _WRITERS.setdefault(engine, asyncio.Lock())
 
 
 @asynccontextmanager
