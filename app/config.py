@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,6 +20,10 @@ class LogFormat(StrEnum):
     auto = "auto"  # JSON unless stderr is a terminal
     json = "json"
     text = "text"
+
+
+#: Encrypts HRIS signing secrets in development only; production refuses to start with it (see below).
+DEVELOPMENT_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1ocmlzLXNlY3JldC1rZXk="
 
 
 class Settings(BaseSettings):
@@ -60,6 +65,23 @@ class Settings(BaseSettings):
     metrics_refresh_seconds: float = Field(
         default=30.0, gt=0, description="how often the background loop recounts the domain gauges"
     )
+    # HRIS intake (app.integrations.hris)
+    hris_encryption_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Fernet keys for HRIS signing secrets at rest: the first encrypts, every one decrypts",
+    )
+    hris_secret_grace_hours: int = Field(
+        default=24, ge=0, description="how long a rotated-out signing secret still verifies"
+    )
+    hris_inbox_interval_seconds: float = Field(default=1.0, gt=0, description="pause between inbox passes")
+    hris_timestamp_tolerance_seconds: int = Field(
+        default=300, ge=1, description="Standard Webhooks and Finch: how far a signed timestamp may be from now"
+    )
+    hris_bamboohr_timestamp_tolerance_seconds: int = Field(
+        default=10_800,
+        ge=1,
+        description="BambooHR retries for 155 minutes; a retry is not assumed to be re-signed",
+    )
 
     @model_validator(mode="after")
     def _development_only_features(self) -> Settings:
@@ -72,6 +94,23 @@ class Settings(BaseSettings):
                 "development-only features cannot be enabled in production: "
                 + ", ".join(f"SPONSORFLOW_{n.upper()}" for n in refused)
             )
+        development_key = SecretStr(DEVELOPMENT_ENCRYPTION_KEY)
+        if production and (not self.hris_encryption_keys or development_key in self.hris_encryption_keys):
+            raise ValueError(
+                "production needs SPONSORFLOW_HRIS_ENCRYPTION_KEYS (a JSON list of Fernet keys) "
+                "other than the development key"
+            )
+        if not self.hris_encryption_keys:
+            self.hris_encryption_keys = [development_key]
+        for key in self.hris_encryption_keys:
+            try:
+                Fernet(key.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(
+                    "SPONSORFLOW_HRIS_ENCRYPTION_KEYS holds a value that is not a Fernet key "
+                    "(32 url-safe base64-encoded bytes: `python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'`)"
+                ) from exc
         if self.sandbox_enabled is None:
             self.sandbox_enabled = not production
         if self.bootstrap_dev_keys is None:

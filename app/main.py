@@ -28,6 +28,9 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.deadlines.router import router as deadlines_router
 from app.hires.router import router as hires_router
 from app.hires.schemas import ACTION_PAYLOADS
+from app.integrations.hris.router import hooks as hris_hooks_router
+from app.integrations.hris.router import router as hris_router
+from app.integrations.hris.secrets import SecretBox
 from app.job_mappings.router import router as job_mappings_router
 from app.licences.router import router as licences_router
 from app.licences.schemas import LICENCE_ACTION_PAYLOADS
@@ -128,6 +131,8 @@ def create_app(
     app.state.rulebook = rulebook or load_rulebook(settings.rules_path)
     # The test-clock route runs the deadline job through the same worker the loop runs.
     app.state.worker = Worker(app.state.sessionmaker, app.state.rulebook, settings)
+    # Signing secrets are decrypted only to verify a delivery (app.integrations.hris.secrets).
+    app.state.secret_box = SecretBox(settings.hris_encryption_keys)
 
     problems.install(app)
     # A date the rules data does not cover (a typo for a year, a date before the route existed).
@@ -147,6 +152,8 @@ def create_app(
         rules_router,
         retention_router,
         compliance_router,
+        hris_router,
+        hris_hooks_router,
     ):
         app.include_router(router)
 

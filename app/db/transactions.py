@@ -26,7 +26,15 @@ S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 @asynccontextmanager
 async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Begin, yield, commit once at the end; roll back everything if anything raised."""
+    """Begin, yield, commit once at the end; roll back everything if anything raised.
+
+    A use case called inside another's transaction (the HRIS inbox applying an event through the hires
+    use cases) joins it in a savepoint: its refusal undoes only its own writes, and the outer owner still
+    commits once, so an event's effects and its `applied` mark land together or not at all."""
+    if session.in_transaction():
+        async with session.begin_nested():
+            yield session
+        return
     engine = session.get_bind()
     if engine.dialect.name != "sqlite":
         async with session.begin():
@@ -48,6 +56,9 @@ def _sqlite_writers(engine: Any) -> asyncio.Lock:
 
 @asynccontextmanager
 async def read_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    if session.in_transaction():  # reading inside a writer's transaction: its snapshot and locks
+        yield session
+        return
     async with session.begin():
         yield session
 

@@ -16,5 +16,6 @@ class JobMapping(Base):
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
     hris_job_code: Mapped[str] = mapped_column(String(100), primary_key=True)
     job_title: Mapped[str | None] = mapped_column(String(200))
+    grade: Mapped[str | None] = mapped_column(String(50))
     soc_code: Mapped[str] = mapped_column(String(4))
     updated_at: Mapped[datetime]

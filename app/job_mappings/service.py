@@ -7,10 +7,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.cursors import Keyset, Page
-from app.db.transactions import read_transaction, write_transaction
-from app.errors import NotFound, ProblemError
+from app.db.transactions import for_update, read_transaction, write_transaction
+from app.errors import FieldError, NotFound, ProblemError
 from app.job_mappings.models import JobMapping
-from app.job_mappings.schemas import JobMappingIn, JobMappingOut
+from app.job_mappings.schemas import (
+    CatalogueImport,
+    CatalogueJob,
+    JobMappingIn,
+    JobMappingOut,
+    SocSuggestion,
+    UnmappedJob,
+)
 from app.rules.book import RuleBook
 
 _BY_CODE = Keyset(("hris_job_code", JobMapping.hris_job_code, str))
@@ -55,8 +62,87 @@ async def put_mapping(
         if mapping is None:
             mapping = JobMapping(organisation_id=organisation_id, hris_job_code=job_code)
             session.add(mapping)
-        mapping.soc_code, mapping.job_title, mapping.updated_at = data.soc_code, data.job_title, now
+        _set(mapping, data.soc_code, data.job_title, data.grade, now)
     return view(mapping, book, today), created
+
+
+def _set(mapping: JobMapping, soc_code: str, job_title: str | None, grade: str | None, now: datetime) -> None:
+    mapping.soc_code, mapping.job_title, mapping.grade, mapping.updated_at = soc_code, job_title, grade, now
+
+
+def suggest(book: RuleBook, title: str, today: date, limit: int = 5) -> list[SocSuggestion]:
+    """SOC candidates for a job title from the occupations in force today, best first. Only offered:
+    a person chooses (no HRIS carries SOC codes, and a wrong one would misjudge eligibility)."""
+    return [
+        SocSuggestion(
+            soc_code=m.occupation.code,
+            title=m.occupation.title,
+            skill_band=m.occupation.skill_band.value,
+            match=m.match.value,
+        )
+        for m in book.search_occupations(title, today, limit)
+    ]
+
+
+async def import_catalogue(
+    session: AsyncSession, organisation_id: str, jobs: list[CatalogueJob], book: RuleBook, now: datetime, today: date
+) -> CatalogueImport:
+    """Map every job sent with a SOC code (all or nothing: one unknown code refuses the whole list) and
+    report the others with suggestions."""
+    codes = [job.hris_job_code for job in jobs]
+    errors = [
+        FieldError(loc=["body", i, "hris_job_code"], message="sent twice in the list", type="value_error")
+        for i, code in enumerate(codes)
+        if code in codes[:i]
+    ] + [
+        FieldError(
+            loc=["body", i, "soc_code"],
+            message=f"SOC code {job.soc_code} is not in the occupation data in force on {today}",
+            type="unknown_soc_code",
+        )
+        for i, job in enumerate(jobs)
+        if job.soc_code is not None and book.find_occupation(job.soc_code, today) is None
+    ]
+    if errors:
+        raise ProblemError(
+            422, "validation_error", "the job list cannot be imported: nothing was mapped", errors=errors
+        )
+    mapped_jobs = [job for job in jobs if job.soc_code is not None]
+    async with write_transaction(session):
+        existing = {
+            m.hris_job_code: m
+            for m in (
+                await session.execute(
+                    for_update(
+                        select(JobMapping).where(
+                            JobMapping.organisation_id == organisation_id,
+                            JobMapping.hris_job_code.in_([job.hris_job_code for job in mapped_jobs]),
+                        )
+                    )
+                )
+            ).scalars()
+        }
+        mappings = []
+        for job in mapped_jobs:
+            assert job.soc_code is not None
+            mapping = existing.get(job.hris_job_code)
+            if mapping is None:
+                mapping = JobMapping(organisation_id=organisation_id, hris_job_code=job.hris_job_code)
+                session.add(mapping)
+            _set(mapping, job.soc_code, job.job_title, job.grade, now)
+            mappings.append(mapping)
+    return CatalogueImport(
+        mapped=[view(m, book, today) for m in mappings],
+        unmapped=[
+            UnmappedJob(
+                hris_job_code=job.hris_job_code,
+                job_title=job.job_title,
+                suggestions=suggest(book, job.job_title, today) if job.job_title else [],
+            )
+            for job in jobs
+            if job.soc_code is None
+        ],
+    )
 
 
 async def get_mapping(

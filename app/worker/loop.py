@@ -17,6 +17,7 @@ from app.context import uk_today
 from app.deadlines import service as deadline_rows
 from app.deadlines.schemas import Fired
 from app.hires import impacts
+from app.integrations.hris import inbox
 from app.ops import metrics
 from app.ops.gauges import DomainGauges
 from app.retention import service as retention
@@ -29,10 +30,12 @@ log = logging.getLogger("sponsorflow.worker")
 
 @dataclass(frozen=True)
 class Job:
-    """One kind of background work: run once per tick at `now`, answering how many items it handled."""
+    """One kind of background work: run at `now`, answering how many items it handled, every
+    `interval` seconds in the loop."""
 
     name: str
     run: Callable[[datetime], Awaitable[int]]
+    interval: float
 
 
 class Worker:
@@ -42,12 +45,15 @@ class Worker:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], book: RuleBook, settings: Settings) -> None:
         self.sessions, self.book, self.settings = sessions, book, settings
         self.gauges = DomainGauges(settings.metrics_refresh_seconds)
+        every = settings.scheduler_interval_seconds
         self.jobs: list[Job] = [
-            Job("deadlines", self._deadlines),
-            Job("retention", self._erase_past_retention),
-            Job("idempotency_keys", self._prune_idempotency_keys),
-            Job("domain_gauges", self._refresh_gauges),
-            Job("rule_change_warnings", self._rule_change_warnings),
+            Job("deadlines", self._deadlines, every),
+            Job("retention", self._erase_past_retention, every),
+            Job("idempotency_keys", self._prune_idempotency_keys, every),
+            Job("domain_gauges", self._refresh_gauges, every),
+            Job("rule_change_warnings", self._rule_change_warnings, every),
+            # HRIS events are applied within about a second of receipt in the embedded default.
+            Job("hris_inbox", self._hris_inbox, settings.hris_inbox_interval_seconds),
         ]
         self._rule_changes_swept_on: date | None = None
 
@@ -84,10 +90,14 @@ class Worker:
         self._rule_changes_swept_on = today
         return handled
 
-    async def tick(self, now: datetime) -> dict[str, int]:
+    async def _hris_inbox(self, now: datetime) -> int:
+        return await inbox.apply_pending(self.sessions, self.book, now)
+
+    async def tick(self, now: datetime, jobs: list[Job] | None = None) -> dict[str, int]:
+        """Run the given jobs (all of them by default) once, in turn."""
         started = time.perf_counter()
         done: dict[str, int] = {}
-        for job in self.jobs:
+        for job in self.jobs if jobs is None else jobs:
             try:
                 done[job.name] = await job.run(now)
             except Exception:
@@ -98,9 +108,15 @@ class Worker:
         return done
 
     async def run_forever(self, clock: Clock) -> None:
-        """A tick, then a pause, until cancelled."""
+        """Each job when its interval has passed, until cancelled."""
+        loop = asyncio.get_running_loop()
+        next_run = {job.name: loop.time() for job in self.jobs}
         while True:
-            done = await self.tick(clock.now())
+            started = loop.time()
+            due = [job for job in self.jobs if next_run[job.name] <= started]
+            done = await self.tick(clock.now(), due)
+            for job in due:
+                next_run[job.name] = started + job.interval
             if any(done.values()):
                 log.info("worker tick", extra=done)
-            await asyncio.sleep(self.settings.scheduler_interval_seconds)
+            await asyncio.sleep(max(0.0, min(next_run.values()) - loop.time()))

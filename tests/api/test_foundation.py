@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from cryptography.fernet import Fernet
 from httpx import AsyncClient
 from pydantic import ValidationError
 from sqlalchemy.orm import SessionTransaction
@@ -131,7 +132,7 @@ def test_production_refuses_development_only_features() -> None:
         Settings(environment="production", sandbox_enabled=True)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="SPONSORFLOW_BOOTSTRAP_DEV_KEYS"):
         Settings(environment="production", bootstrap_dev_keys=True)  # type: ignore[arg-type]
-    prod = Settings(environment="production")  # type: ignore[arg-type]
+    prod = Settings(environment="production", hris_encryption_keys=[Fernet.generate_key().decode()])  # type: ignore[arg-type]
     assert prod.sandbox_enabled is False and prod.bootstrap_dev_keys is False
     dev = Settings()
     assert dev.sandbox_enabled is True and dev.database_url.startswith("sqlite")

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import asyncpg
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
@@ -69,6 +70,9 @@ def database_url(tmp_dir: Path, name: str = "sponsorflow") -> str:
     return f"sqlite+aiosqlite:///{tmp_dir / (name + '.db')}"
 
 
+TEST_ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
 def make_settings(url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": url,
@@ -76,6 +80,8 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "scheduler_enabled": False,
         "bootstrap_dev_keys": False,
         "sqlite_busy_timeout_ms": 5000,
+        # A key of the suite's own, so settings made for production are complete.
+        "hris_encryption_keys": [TEST_ENCRYPTION_KEY],
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

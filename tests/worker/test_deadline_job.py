@@ -203,20 +203,20 @@ async def finish(process: asyncio.subprocess.Process) -> int:
     return int(match.group(1))
 
 
-async def wait_for_dead_transactions(engine: AsyncEngine) -> None:
-    """Wait until no other session holds a lock on `deadlines`: PostgreSQL ends a killed client's backend,
+async def wait_for_dead_transactions(engine: AsyncEngine, table: str = "deadlines") -> None:
+    """Wait until no other session holds a lock on `table`: PostgreSQL ends a killed client's backend,
     and rolls its transaction back, once it notices the closed socket."""
     query = text(
         "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-        "WHERE c.relname = 'deadlines' AND l.pid <> pg_backend_pid() "
+        "WHERE c.relname = :table AND l.pid <> pg_backend_pid() "
         "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
     for _ in range(200):
         async with engine.connect() as conn:
-            if (await conn.execute(query)).scalar_one() == 0:
+            if (await conn.execute(query, {"table": table})).scalar_one() == 0:
                 return
         await asyncio.sleep(0.05)  # waiting for the server to reap another process's session
-    pytest.fail("a killed worker's transaction still holds locks on deadlines")
+    pytest.fail(f"a killed worker's transaction still holds locks on {table}")
 
 
 # --- tests --------------------------------------------------------------------------------------------

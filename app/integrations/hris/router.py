@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.cursors import Page
+from app.api.etags import tagged
+from app.api.problems import problem_responses
+from app.db.session import Session
+from app.integrations.hris import service
+from app.integrations.hris.schemas import (
+    HrisConnectionCreate,
+    HrisConnectionOut,
+    HrisConnectionUpdate,
+    HrisConnectionWithSecret,
+    HrisEventDetail,
+    HrisEventOut,
+    HrisEventStatus,
+    HrisReceipt,
+    HrisSecretRotation,
+)
+from app.integrations.hris.secrets import SecretBox
+from app.web.auth import HR, Admin
+from app.web.routing import Book, Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, actor_of, v1_router
+
+router = v1_router("hris")
+
+
+def _box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url)
+
+
+@router.post("/hris-connections", status_code=201, responses=problem_responses(409))
+async def create_hris_connection(
+    body: HrisConnectionCreate, request: Request, response: Response, session: Session, actor: Admin, now: ServiceNow
+) -> HrisConnectionWithSecret:
+    """Connect an HRIS. The answer holds the receiving URL to paste in the HRIS and the signing secret,
+    **shown only in this answer** (stored encrypted). Give `signing_secret` when the HRIS issued one
+    (BambooHR, Merge, HiBob); omit it to have one generated (Standard Webhooks, Finch). Without a
+    `field_map` the provider's defaults apply (see the README)."""
+    created = await service.create_connection(
+        session, actor.organisation_id, actor_of(actor), body, _box(request), now, _base_url(request)
+    )
+    response.headers["Location"] = f"/v1/hris-connections/{created.id}"
+    return tagged(response, created)
+
+
+@router.get("/hris-connections")
+async def list_hris_connections(
+    request: Request, session: Session, actor: Admin, cursor: Cursor, limit: Limit = DefaultLimit
+) -> Page[HrisConnectionOut]:
+    """The organisation's HRIS connections (never their secrets)."""
+    return await service.list_connections(session, actor.organisation_id, cursor, limit, _base_url(request))
+
+
+@router.get("/hris-connections/{connection_id}")
+async def get_hris_connection(
+    connection_id: str, request: Request, response: Response, session: Session, actor: Admin
+) -> HrisConnectionOut:
+    found = await service.get_connection(session, actor.organisation_id, connection_id, _base_url(request))
+    return tagged(response, found)
+
+
+@router.patch("/hris-connections/{connection_id}", responses=problem_responses(412, 428))
+async def update_hris_connection(
+    connection_id: str,
+    body: HrisConnectionUpdate,
+    request: Request,
+    response: Response,
+    session: Session,
+    actor: Admin,
+    now: ServiceNow,
+    if_match: RequiredIfMatch,
+) -> HrisConnectionOut:
+    """Change the name, selector, field map or location map. Events already applied keep their effect;
+    replay failed or ignored ones to apply them with the new settings."""
+    updated = await service.update_connection(
+        session, actor.organisation_id, actor_of(actor), connection_id, body, if_match, now, _base_url(request)
+    )
+    return tagged(response, updated)
+
+
+@router.post("/hris-connections/{connection_id}/rotate-secret")
+async def rotate_hris_connection_secret(
+    connection_id: str,
+    request: Request,
+    response: Response,
+    session: Session,
+    actor: Admin,
+    now: ServiceNow,
+    body: HrisSecretRotation | None = None,
+) -> HrisConnectionWithSecret:
+    """Replace the signing secret (shown once, in this answer). The previous one keeps verifying for the
+    grace period, so the HRIS can be switched over without refused deliveries."""
+    rotated = await service.rotate_secret(
+        session,
+        actor.organisation_id,
+        actor_of(actor),
+        connection_id,
+        body or HrisSecretRotation(),
+        _box(request),
+        request.app.state.settings,
+        now,
+        _base_url(request),
+    )
+    return tagged(response, rotated)
+
+
+@router.delete("/hris-connections/{connection_id}", status_code=204)
+async def delete_hris_connection(connection_id: str, session: Session, actor: Admin, now: ServiceNow) -> Response:
+    """Disconnect: the receiver answers 404 from now on. Its events and the cases they opened stay."""
+    await service.delete_connection(session, actor.organisation_id, actor_of(actor), connection_id, now)
+    return Response(status_code=204)
+
+
+@router.get("/hris-events")
+async def list_hris_events(
+    session: Session,
+    actor: HR,
+    cursor: Cursor,
+    limit: Limit = DefaultLimit,
+    connection_id: str | None = None,
+    status: Annotated[list[HrisEventStatus] | None, Query(description="one or more statuses")] = None,
+    employee_id: Annotated[str | None, Query(description="the employee's id in the HRIS")] = None,
+    received_from: datetime | None = None,
+    received_to: Annotated[datetime | None, Query(description="exclusive")] = None,
+) -> Page[HrisEventOut]:
+    """What the HRIS connections received, oldest first: `received` waits for the worker, `applied`
+    says what it did, `ignored` and `failed` say why in words. Nothing an HRIS sent is dropped."""
+    filters = service.HrisEventFilters(connection_id, status or (), employee_id, received_from, received_to)
+    return await service.list_events(session, actor.organisation_id, filters, cursor, limit)
+
+
+@router.get("/hris-events/{event_id}")
+async def get_hris_event(event_id: str, session: Session, actor: HR) -> HrisEventDetail:
+    """One event with the body as received."""
+    return await service.get_event(session, actor.organisation_id, event_id)
+
+
+@router.post("/hris-events/{event_id}/replay", responses=problem_responses(409))
+async def replay_hris_event(event_id: str, session: Session, actor: HR, book: Book, now: ServiceNow) -> HrisEventDetail:
+    """Apply a failed or ignored event again now, e.g. after adding the job mapping it lacked. It still
+    changes nothing if a newer event for the employee was applied since."""
+    return await service.replay(session, actor.organisation_id, event_id, book, now)
+
+
+hooks = APIRouter(prefix="/hooks", tags=["hris receivers"])
+
+_HOOK_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The HRIS's event, exactly as it signed it (JSON; a body that is not JSON, such as "
+        "HiBob's setup ping, is acknowledged and kept as ignored).",
+        "content": {"application/json": {"schema": {}}, "*/*": {"schema": {}}},
+    },
+    # Declared here, not as function parameters: FastAPI would document a 422 the receiver never answers.
+    "parameters": [
+        {"name": "connection_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    ]
+    + [
+        {"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": text}
+        for name, text in (
+            ("webhook-id", "standard: the event id (idempotency key)"),
+            ("webhook-timestamp", "standard: Unix seconds; refused beyond 5 minutes from now"),
+            ("webhook-signature", "standard: `v1,<base64 HMAC-SHA256>` (space-separated, any may match)"),
+            ("Finch-Event-Id", "finch: the event id"),
+            ("Finch-Timestamp", "finch: Unix seconds"),
+            ("Finch-Signature", "finch: as webhook-signature"),
+            ("X-BambooHR-Signature", "bamboohr: hex HMAC-SHA256 of the body followed by the timestamp"),
+            ("X-BambooHR-Timestamp", "bamboohr: Unix seconds"),
+            ("X-Merge-Webhook-Signature", "merge: base64url HMAC-SHA256 of the body"),
+            ("Bob-Signature", "hibob: base64 HMAC-SHA512 of the body"),
+        )
+    ],
+}
+
+
+@hooks.post(
+    "/hris/{connection_id}",
+    status_code=202,
+    responses=problem_responses(401, 404, 413, 503),
+    openapi_extra=_HOOK_BODY,
+)
+async def receive_hris_event(request: Request, session: Session, now: ServiceNow) -> HrisReceipt:
+    """The receiving URL of an HRIS connection. The signature is checked on the raw bytes with the
+    connection's provider's scheme; a verified event is stored and answered `202` at once (applying it
+    is the worker's job, within a second by default). A redelivery answers `202` and changes nothing.
+    `404`: no such connection. `401`: the signature is missing, wrong or stale, and nothing is stored.
+    A 5xx means the service failed and the HRIS should retry; no 4xx is ever answered for a transient
+    problem."""
+    delivered = service.Delivered(
+        request.path_params["connection_id"],
+        {k.lower(): v for k, v in request.headers.items()},
+        await request.body(),
+        request.headers.get("content-type"),
+    )
+    return await service.receive(session, delivered, _box(request), request.app.state.settings, now)
