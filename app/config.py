@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,28 @@ class Settings(BaseSettings):
     metrics_refresh_seconds: float = Field(
         default=30.0, gt=0, description="how often the background loop recounts the domain gauges"
     )
+    # Outbound webhooks (app/integrations/webhooks). The schedule is Svix's, published in the README:
+    # the first attempt at once, then a retry after each delay in turn; after the last the delivery fails.
+    webhook_retry_schedule_seconds: list[float] = Field(
+        default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+        min_length=1,
+        description="delay before each attempt of a delivery, the first counted from the event",
+    )
+    webhook_disable_after_hours: float = Field(
+        default=120, gt=0, description="an endpoint whose attempts have all failed for this long is disabled"
+    )
+    webhook_secret_rotation_hours: float = Field(
+        default=24, ge=0, description="after a rotation the old secret keeps signing for this long"
+    )
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="whole attempt: connect, send, read")
+    webhook_response_excerpt_bytes: int = Field(default=1024, ge=0, le=65536)
+    webhook_relay_batch_size: int = Field(default=200, ge=1, description="outbox rows relayed per transaction")
+    webhook_relay_concurrency: int = Field(default=16, ge=1, description="endpoints sent to at once per worker")
+    webhook_relay_run_size: int = Field(default=50, ge=1, description="deliveries sent in order per endpoint claim")
+    # Production refuses endpoint URLs that resolve to non-public addresses (loopback, private, link-local,
+    # cloud metadata), except into these networks; development allows them (a receiver on the laptop).
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
+    webhook_require_https: bool | None = None
 
     @model_validator(mode="after")
     def _development_only_features(self) -> Settings:
@@ -73,6 +95,8 @@ class Settings(BaseSettings):
         if self.scheduler_enabled is None:
             # Embedded scheduler by default on SQLite (one process); PostgreSQL deployments run workers.
             self.scheduler_enabled = self.is_sqlite
+        if self.webhook_require_https is None:
+            self.webhook_require_https = production
         return self
 
     @property

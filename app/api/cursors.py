@@ -58,13 +58,16 @@ class Keyset:
 
     `apply` orders, limits (one extra row says whether there is more) and seeks past the cursor with the
     lexicographic condition (a > x) OR (a = x AND b > y), so ties on the first column stay in order.
+    `descending` lists newest first (a log), with < in place of >.
     """
 
-    def __init__(self, *columns: tuple[str, Any, Callable[[str], Any]]) -> None:
+    def __init__(self, *columns: tuple[str, Any, Callable[[str], Any]], descending: bool = False) -> None:
         self.columns = columns
+        self.descending = descending
 
     def apply(self, stmt: S, cursor: dict[str, Any] | None, limit: int) -> S:
-        stmt = stmt.order_by(*(column for _, column, _ in self.columns)).limit(limit + 1)
+        order = [column.desc() if self.descending else column for _, column, _ in self.columns]
+        stmt = stmt.order_by(*order).limit(limit + 1)
         if cursor is None:
             return stmt
         try:
@@ -73,7 +76,8 @@ class Keyset:
             raise ProblemError(400, "invalid_cursor", "the cursor is not one this API issued") from exc
         condition: ColumnElement[bool] | None = None
         for (_, column, _), value in reversed(list(zip(self.columns, values, strict=True))):
-            condition = column > value if condition is None else or_(column > value, and_(column == value, condition))
+            past = column < value if self.descending else column > value
+            condition = past if condition is None else or_(past, and_(column == value, condition))
         assert condition is not None  # a Keyset has at least one column
         return stmt.where(condition)
 

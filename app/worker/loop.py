@@ -17,6 +17,7 @@ from app.context import uk_today
 from app.deadlines import service as deadline_rows
 from app.deadlines.schemas import Fired
 from app.hires import impacts
+from app.integrations.webhooks.relay import relay_due
 from app.ops import metrics
 from app.ops.gauges import DomainGauges
 from app.retention import service as retention
@@ -48,6 +49,8 @@ class Worker:
             Job("idempotency_keys", self._prune_idempotency_keys),
             Job("domain_gauges", self._refresh_gauges),
             Job("rule_change_warnings", self._rule_change_warnings),
+            # Last: the events the jobs before it recorded go out in the same tick.
+            Job("webhooks", self._relay_webhooks),
         ]
         self._rule_changes_swept_on: date | None = None
 
@@ -70,6 +73,9 @@ class Worker:
 
     async def _refresh_gauges(self, now: datetime) -> int:
         return int(await self.gauges.refresh_if_stale(self.sessions))
+
+    async def _relay_webhooks(self, now: datetime) -> int:
+        return await relay_due(self.sessions, now, self.settings)
 
     async def _prune_idempotency_keys(self, now: datetime) -> int:
         return await idempotency.prune(self.sessions, now - timedelta(hours=self.settings.idempotency_retention_hours))

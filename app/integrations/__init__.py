@@ -1,0 +1,1 @@
+"""Integrations with systems outside sponsorflow: outbound webhooks (and, in time, HRIS intake)."""
