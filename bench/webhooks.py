@@ -142,7 +142,7 @@ async def relay(
     try:
         while not stop.is_set():
             passes += 1
-            if not await relay_due(sessions, datetime.now(UTC), settings, sender=sender):
+            if not (await relay_due(sessions, datetime.now(UTC), settings, sender=sender)).handled:
                 await asyncio.sleep(interval)
     finally:
         await sender.aclose()

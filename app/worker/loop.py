@@ -75,7 +75,9 @@ class Worker:
         return int(await self.gauges.refresh_if_stale(self.sessions))
 
     async def _relay_webhooks(self, now: datetime) -> int:
-        return await relay_due(self.sessions, now, self.settings)
+        done = await relay_due(self.sessions, now, self.settings)
+        metrics.WEBHOOK_DELIVERIES_FAILED.inc(done.failed)
+        return done.handled
 
     async def _prune_idempotency_keys(self, now: datetime) -> int:
         return await idempotency.prune(self.sessions, now - timedelta(hours=self.settings.idempotency_retention_hours))

@@ -20,7 +20,7 @@ from httpx import AsyncClient
 
 from app.clock import FrozenClock
 from app.config import Settings
-from app.integrations.webhooks.relay import relay_due
+from app.integrations.webhooks.relay import Pass, relay_due
 from app.integrations.webhooks.sender import Sender
 from tests.support.tenants import Tenant
 
@@ -134,7 +134,7 @@ class Hooks:
         assert r.status_code == 201, r.text
         return dict(r.json())
 
-    async def relay(self, at: datetime | None = None) -> int:
+    async def relay(self, at: datetime | None = None) -> Pass:
         return await relay_due(self.app.state.sessionmaker, at or self.clock.now(), self.settings, sender=self.sender)
 
     def later(self, **delta: float) -> datetime:

@@ -186,3 +186,18 @@ async def test_rotation_signs_with_both_secrets_for_24_hours_then_the_new_one_on
     Webhook(new).verify(after.body, after.headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(old).verify(after.body, after.headers)
+
+
+async def test_the_worker_counts_failed_attempts_for_the_alerting_rule(
+    hooks: Hooks, receiver: Receiver, client, tenant, rulebook
+) -> None:
+    from app.ops import metrics
+    from app.worker.loop import Worker
+
+    await hooks.endpoint(receiver.url("/down"))
+    receiver.default = Answer(503)
+    assert (await client.post("/v1/licence", headers=tenant.headers())).status_code == 201
+    before = metrics.WEBHOOK_DELIVERIES_FAILED._value.get()
+    done = await Worker(hooks.app.state.sessionmaker, rulebook, hooks.settings).tick(hooks.clock.now())
+    assert done["webhooks"] == 2  # the outbox row relayed, one attempt
+    assert metrics.WEBHOOK_DELIVERIES_FAILED._value.get() == before + 1

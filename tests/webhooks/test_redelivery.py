@@ -173,3 +173,19 @@ async def test_enabling_an_endpoint_sends_its_queue_at_once(hooks: Hooks, receiv
     assert [d["status"] for d in await hooks.deliveries(endpoint["id"])] == ["succeeded"]
     refused = await client.post(f"{path}/test", headers=hooks.headers())
     assert refused.status_code == 202
+
+
+async def test_a_delivery_being_sent_cannot_be_redelivered_and_is_left_as_it_was(
+    hooks: Hooks, receiver: Receiver, client, tenant
+) -> None:
+    endpoint = await hooks.endpoint(receiver.url())
+    assert (await client.post("/v1/licence", headers=tenant.headers())).status_code == 201
+    await hooks.relay()
+    (delivery,) = await hooks.deliveries(endpoint["id"])
+    async with hooks.app.state.sessionmaker() as session, session.begin():
+        row = await session.get(WebhookDelivery, delivery["id"])
+        assert row is not None
+        row.claim_token = "a-worker-holds-it"  # what a relay worker's claim leaves until it records
+    r = await client.post(f"/v1/webhook-deliveries/{delivery['id']}/redeliver", headers=hooks.headers())
+    assert r.status_code == 409 and r.json()["code"] == "delivery_in_flight"
+    assert (await hooks.delivery(delivery["id"]))["status"] == "succeeded"

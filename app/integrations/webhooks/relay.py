@@ -191,17 +191,30 @@ class _Run:
     deliveries: list[_Claimed]
 
 
+@dataclass(frozen=True)
+class Pass:
+    """What one relay pass did."""
+
+    relayed: int  # outbox rows handed to endpoint queues
+    attempts: int
+    failed: int  # attempts that failed
+
+    @property
+    def handled(self) -> int:
+        return self.relayed + self.attempts
+
+
 async def send_due(
     sessions: async_sessionmaker[AsyncSession], now: datetime, settings: Settings, sender: Sender
-) -> int:
-    """Send everything due at `now`, up to `concurrency` endpoints at once; returns the attempts made.
+) -> tuple[int, int]:
+    """Send everything due at `now`, up to `concurrency` endpoints at once; returns (attempts, failed).
 
     A slot is refilled as soon as an endpoint's run is recorded, so a slow receiver holds one slot, for
     at most its timeout per attempt, and the others keep going."""
     policy = Policy.of(settings)
     skipped: set[str] = set()
-    running: set[asyncio.Task[int]] = set()
-    attempts = 0
+    running: set[asyncio.Task[list[Outcome]]] = set()
+    attempts = failed = 0
     errors: list[BaseException] = []
     more = True
     while True:
@@ -217,11 +230,12 @@ async def send_due(
             if task.exception() is not None:
                 errors.append(task.exception())  # type: ignore[arg-type]
             else:
-                attempts += task.result()
+                attempts += len(task.result())
+                failed += sum(not o.succeeded for o in task.result())
         more = True  # a recorded run may have made the rest of its queue due
     if errors:
         raise errors[0]
-    return attempts
+    return attempts, failed
 
 
 async def _oldest_unrelayed_seq(session: AsyncSession, organisation_id: str) -> int | None:
@@ -307,7 +321,7 @@ async def _claim(
 
 async def _deliver(
     sessions: async_sessionmaker[AsyncSession], now: datetime, policy: Policy, sender: Sender, run: _Run
-) -> int:
+) -> list[Outcome]:
     started = time.monotonic()
     outcomes: list[Outcome] = []
     for claimed in run.deliveries:
@@ -318,7 +332,7 @@ async def _deliver(
         if not outcome.succeeded:
             break
     await _record(sessions, now, policy, run, outcomes)
-    return len(outcomes)
+    return outcomes
 
 
 async def _record(
@@ -423,13 +437,14 @@ async def _disable_if_failing_too_long(
 
 async def relay_due(
     sessions: async_sessionmaker[AsyncSession], now: datetime, settings: Settings, *, sender: Sender | None = None
-) -> int:
-    """One pass: relay the outbox, then send what is due at `now`. Returns outbox rows relayed plus attempts."""
+) -> Pass:
+    """One pass: relay the outbox, then send what is due at `now`."""
     own = sender is None
     sender = sender or Sender(settings)
     try:
         relayed = await fan_out(sessions, now, settings)
-        return relayed + await send_due(sessions, now, settings, sender)
+        attempts, failed = await send_due(sessions, now, settings, sender)
+        return Pass(relayed, attempts, failed)
     finally:
         if own:
             await sender.aclose()
