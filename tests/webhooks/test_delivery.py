@@ -201,3 +201,34 @@ async def test_the_worker_counts_failed_attempts_for_the_alerting_rule(
     done = await Worker(hooks.app.state.sessionmaker, rulebook, hooks.settings).tick(hooks.clock.now())
     assert done["webhooks"] == 2  # the outbox row relayed, one attempt
     assert metrics.WEBHOOK_DELIVERIES_FAILED._value.get() == before + 1
+
+
+async def test_a_pass_that_fails_to_claim_still_records_what_it_sent(
+    hooks: Hooks, receiver: Receiver, client, tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.integrations.webhooks import relay
+
+    first = await hooks.endpoint(receiver.url("/first"))
+    second = await hooks.endpoint(receiver.url("/second"))
+    assert (await client.post("/v1/licence", headers=tenant.headers())).status_code == 201
+    hooks.app.state.settings = hooks.settings.model_copy(update={"webhook_relay_concurrency": 1})
+    real_claim, calls = relay._claim, []
+
+    async def claim_then_fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("the database went away")
+        return await real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(relay, "_claim", claim_then_fail)
+    with pytest.raises(RuntimeError, match="went away"):
+        await hooks.relay()
+    sent = {r.path for r in receiver.received}
+    assert len(sent) == 1
+    done = first if sent == {"/first"} else second
+    assert [d["status"] for d in await hooks.deliveries(done["id"])] == ["succeeded"]
+
+    monkeypatch.setattr(relay, "_claim", real_claim)
+    await hooks.relay()
+    assert {r.path for r in receiver.received} == {"/first", "/second"}
+    assert len(receiver.received) == 2

@@ -220,7 +220,12 @@ async def send_due(
     while True:
         free = policy.concurrency - len(running)
         if more and free > 0 and not errors:
-            runs = await _claim(sessions, now, policy, free, skipped)
+            try:
+                runs = await _claim(sessions, now, policy, free, skipped)
+            except Exception as exc:
+                # Stop claiming, but let the runs in flight send and record before the pass fails.
+                errors.append(exc)
+                runs = []
             more = len(runs) == free
             running |= {asyncio.create_task(_deliver(sessions, now, policy, sender, run)) for run in runs}
         if not running:
