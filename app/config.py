@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,10 +57,11 @@ class Settings(BaseSettings):
     )
     # Outbound webhooks (app/integrations/webhooks). The schedule is Svix's, published in the README:
     # the first attempt at once, then a retry after each delay in turn; after the last the delivery fails.
-    webhook_retry_schedule_seconds: list[float] = Field(
+    webhook_retry_schedule_seconds: list[Annotated[float, Field(ge=0)]] = Field(
         default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000],
         min_length=1,
-        description="delay before each attempt of a delivery, the first counted from the event",
+        description="delay before each attempt of a delivery: the first from when the relay queues the event, "
+        "each next from the attempt before",
     )
     webhook_disable_after_hours: float = Field(
         default=120, gt=0, description="an endpoint whose attempts have all failed for this long is disabled"

@@ -81,9 +81,8 @@ def first_attempt_at(created: datetime, settings: Settings) -> datetime:
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The current secret, and the previous one while its rotation grace period lasts."""
-    keep_previous = endpoint.previous_secret and endpoint.previous_secret_expires_at
-    if keep_previous and endpoint.previous_secret_expires_at is not None and endpoint.previous_secret_expires_at > now:
-        assert endpoint.previous_secret is not None
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret is not None and expires is not None and expires > now:
         return [endpoint.secret, endpoint.previous_secret]
     return [endpoint.secret]
 
