@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -82,6 +83,29 @@ class Settings(BaseSettings):
         ge=1,
         description="BambooHR retries for 155 minutes; a retry is not assumed to be re-signed",
     )
+    # Outbound webhooks (app/integrations/webhooks). The schedule is Svix's, published in the README:
+    # the first attempt at once, then a retry after each delay in turn; after the last the delivery fails.
+    webhook_retry_schedule_seconds: list[Annotated[float, Field(ge=0)]] = Field(
+        default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+        min_length=1,
+        description="delay before each attempt of a delivery: the first from when the relay queues the event, "
+        "each next from the attempt before",
+    )
+    webhook_disable_after_hours: float = Field(
+        default=120, gt=0, description="an endpoint whose attempts have all failed for this long is disabled"
+    )
+    webhook_secret_rotation_hours: float = Field(
+        default=24, ge=0, description="after a rotation the old secret keeps signing for this long"
+    )
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="whole attempt: connect, send, read")
+    webhook_response_excerpt_bytes: int = Field(default=1024, ge=0, le=65536)
+    webhook_relay_batch_size: int = Field(default=200, ge=1, description="outbox rows relayed per transaction")
+    webhook_relay_concurrency: int = Field(default=16, ge=1, description="endpoints sent to at once per worker")
+    webhook_relay_run_size: int = Field(default=50, ge=1, description="deliveries sent in order per endpoint claim")
+    # Production refuses endpoint URLs that resolve to non-public addresses (loopback, private, link-local,
+    # cloud metadata), except into these networks; development allows them (a receiver on the laptop).
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
+    webhook_require_https: bool | None = None
 
     @model_validator(mode="after")
     def _development_only_features(self) -> Settings:
@@ -118,6 +142,8 @@ class Settings(BaseSettings):
         if self.scheduler_enabled is None:
             # Embedded scheduler by default on SQLite (one process); PostgreSQL deployments run workers.
             self.scheduler_enabled = self.is_sqlite
+        if self.webhook_require_https is None:
+            self.webhook_require_https = production
         return self
 
     @property

@@ -31,6 +31,8 @@ from app.hires.schemas import ACTION_PAYLOADS
 from app.integrations.hris.router import hooks as hris_hooks_router
 from app.integrations.hris.router import router as hris_router
 from app.integrations.hris.secrets import SecretBox
+from app.integrations.webhooks.catalogue import openapi_webhooks
+from app.integrations.webhooks.router import router as webhooks_router
 from app.job_mappings.router import router as job_mappings_router
 from app.licences.router import router as licences_router
 from app.licences.schemas import LICENCE_ACTION_PAYLOADS
@@ -154,6 +156,7 @@ def create_app(
         compliance_router,
         hris_router,
         hris_hooks_router,
+        webhooks_router,
     ):
         app.include_router(router)
 
@@ -180,7 +183,8 @@ def serve_app() -> FastAPI:
 
 
 def _document_problems(app: FastAPI) -> None:
-    """Add the schemas that routes reference by $ref (problems, action payloads) to the components."""
+    """Add the schemas that routes reference by $ref (problems, action payloads) to the components, and
+    the outbound webhooks (OpenAPI 3.1 `webhooks`) with their payload schemas."""
     build = app.openapi
     referenced: list[type[BaseModel]] = [
         problems.Problem,
@@ -196,6 +200,9 @@ def _document_problems(app: FastAPI) -> None:
                 defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(defs.pop("$defs", {}))
                 components[model.__name__] = defs
+            webhooks, payloads = openapi_webhooks()
+            components.update(payloads)
+            schema["webhooks"] = webhooks
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -58,14 +58,16 @@ class Keyset:
 
     `apply` orders, limits (one extra row says whether there is more) and seeks past the cursor with the
     row comparison (a, b) > (x, y), so ties on the first column stay in order and an index on the
-    columns serves any page.
+    columns serves any page. `descending` lists newest first (a log), with < in place of >.
     """
 
-    def __init__(self, *columns: tuple[str, Any, Callable[[str], Any]]) -> None:
+    def __init__(self, *columns: tuple[str, Any, Callable[[str], Any]], descending: bool = False) -> None:
         self.columns = columns
+        self.descending = descending
 
     def apply(self, stmt: S, cursor: dict[str, Any] | None, limit: int) -> S:
-        stmt = stmt.order_by(*(column for _, column, _ in self.columns)).limit(limit + 1)
+        order = [column.desc() if self.descending else column for _, column, _ in self.columns]
+        stmt = stmt.order_by(*order).limit(limit + 1)
         if cursor is None:
             return stmt
         try:
@@ -73,12 +75,13 @@ class Keyset:
         except ValueError as exc:
             raise ProblemError(400, "invalid_cursor", "the cursor is not one this API issued") from exc
         columns = [column for _, column, _ in self.columns]
+        bound = [literal(v, c.type) for c, v in zip(columns, values, strict=True)]
         if len(columns) == 1:
-            return stmt.where(columns[0] > values[0])
+            return stmt.where(columns[0] < bound[0] if self.descending else columns[0] > bound[0])
         # A row-value comparison, (a, b) > (x, y): the same order as (a > x) OR (a = x AND b > y), but
         # one an index on (a, b) can start its range from, so a deep page costs what the first does.
-        row = tuple_(*columns)
-        return stmt.where(row > tuple_(*(literal(v, c.type) for c, v in zip(columns, values, strict=True))))
+        row, past = tuple_(*columns), tuple_(*bound)
+        return stmt.where(row < past if self.descending else row > past)
 
     def key(self, row: Any) -> dict[str, str]:
         return {name: _text(getattr(row, name)) for name, _, _ in self.columns}

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -42,10 +42,28 @@ class Event(Base):
     occurred_at: Mapped[datetime]
 
 
+_UNRELAYED = column("delivered_at").is_(None)
+
+
 class OutboxMessage(Base):
-    """An event waiting for outbound webhook delivery; written in the same transaction as the event."""
+    """An event for outbound webhooks, written in the same transaction as the event. `delivered_at` is set
+    when the webhook relay has handed it to the subscribed endpoints' queues (app.integrations.webhooks).
+
+    Within an organisation, `id` order is `seq` order: both are taken under the organisation's counter lock.
+    """
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        # The relay claims unrelayed rows in id order, and asks per organisation for the oldest one.
+        Index("ix_outbox_unrelayed", "id", postgresql_where=_UNRELAYED, sqlite_where=_UNRELAYED),
+        Index(
+            "ix_outbox_unrelayed_by_organisation",
+            "organisation_id",
+            "id",
+            postgresql_where=_UNRELAYED,
+            sqlite_where=_UNRELAYED,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
@@ -53,4 +71,4 @@ class OutboxMessage(Base):
     event_type: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
-    delivered_at: Mapped[datetime | None] = mapped_column(index=True)
+    delivered_at: Mapped[datetime | None]

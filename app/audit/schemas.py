@@ -20,6 +20,7 @@ class EventOut(BaseModel):
     type: str = Field(examples=["hire.state_changed"])
     subject_type: str
     subject_id: str
+    case_id: str | None = Field(default=None, description="the hire or licence whose story the event is part of")
     action: str | None
     from_state: str | None
     to_state: str | None

@@ -189,6 +189,7 @@ def to_out(event: Event) -> EventOut:
         type=event.type,
         subject_type=event.subject_type,
         subject_id=event.subject_id,
+        case_id=event.case_id,
         action=event.action,
         from_state=event.from_state,
         to_state=event.to_state,

@@ -1,1 +1,2 @@
-"""Integrations with other systems: inbound HRIS webhooks (hris/)."""
+"""Integrations with systems outside sponsorflow: inbound HRIS webhooks (hris/) and outbound webhooks
+(webhooks/)."""

@@ -125,6 +125,12 @@ DOMAIN_REFRESHED = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+# --- outbound webhooks --------------------------------------------------------------------------------
+WEBHOOK_DELIVERIES_FAILED = Counter(
+    "sponsorflow_webhook_deliveries_failed",
+    "Webhook delivery attempts that failed (retried on the schedule until the delivery is marked failed).",
+)
+
 # --- compliance jobs ----------------------------------------------------------------------------------
 RETENTION_ERASED = Counter(
     "sponsorflow_retention_cases_erased", "Closed cases whose personal data was erased after retention."

@@ -18,6 +18,7 @@ from app.deadlines import service as deadline_rows
 from app.deadlines.schemas import Fired
 from app.hires import impacts
 from app.integrations.hris import inbox
+from app.integrations.webhooks.relay import relay_due
 from app.ops import metrics
 from app.ops.gauges import DomainGauges
 from app.retention import service as retention
@@ -54,6 +55,8 @@ class Worker:
             Job("rule_change_warnings", self._rule_change_warnings, every),
             # HRIS events are applied within about a second of receipt in the embedded default.
             Job("hris_inbox", self._hris_inbox, settings.hris_inbox_interval_seconds),
+            # Last: the events the jobs before it recorded go out in the same tick.
+            Job("webhooks", self._relay_webhooks, every),
         ]
         self._rule_changes_swept_on: date | None = None
 
@@ -76,6 +79,11 @@ class Worker:
 
     async def _refresh_gauges(self, now: datetime) -> int:
         return int(await self.gauges.refresh_if_stale(self.sessions))
+
+    async def _relay_webhooks(self, now: datetime) -> int:
+        done = await relay_due(self.sessions, now, self.settings)
+        metrics.WEBHOOK_DELIVERIES_FAILED.inc(done.failed)
+        return done.handled
 
     async def _prune_idempotency_keys(self, now: datetime) -> int:
         return await idempotency.prune(self.sessions, now - timedelta(hours=self.settings.idempotency_retention_hours))

@@ -1,7 +1,7 @@
 """hris connections inbox employees, job grades
 
 Revision ID: 87a0e856d5ae
-Revises: 5c0a1f12d3e4
+Revises: 246db3c1b2a0
 Create Date: 2026-12-01 15:04:30.179970
 """
 
@@ -14,7 +14,7 @@ import app.db.base
 
 
 revision: str = '87a0e856d5ae'
-down_revision: str | None = '5c0a1f12d3e4'
+down_revision: str | None = '246db3c1b2a0'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,5 +1,5 @@
 """deploy/: the Prometheus alert rules and the Grafana dashboard load, and ask only for series the
-service exports (or the webhook relay's, named in advance).
+service exports.
 
 `promtool` comes from Debian's `prometheus` package, which `make test` unpacks (`make promtool`); CI
 fails without it, elsewhere its checks are skipped and the structural checks here still run.
@@ -27,8 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 ALERTS = DEPLOY / "prometheus-alerts.yml"
 DASHBOARD = DEPLOY / "grafana-dashboard.json"
-#: Series other parts of the service export: the outbound webhook relay's failure counter.
-EXPORTED_ELSEWHERE = {"sponsorflow_webhook_deliveries_failed_total"}
 _METRIC = re.compile(r"\bsponsorflow_[a-z0-9_]+")
 _UNPACKED = ROOT / ".sponsorflow/tools/usr/bin/promtool"  # where `make promtool` puts it
 PROMTOOL = shutil.which("promtool") or (str(_UNPACKED) if _UNPACKED.is_file() else None)
@@ -58,13 +56,12 @@ _SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count
 def _exported() -> set[str]:
     """Every series name the service's metrics can export (a labelled family shows samples only once
     a label is used, so the names come from the families' declarations)."""
-    names = {
+    return {
         family.name + suffix
         for family in REGISTRY.collect()
         if family.name.startswith("sponsorflow_")
         for suffix in _SUFFIXES[family.type]
     }
-    return names | EXPORTED_ELSEWHERE
 
 
 @needs_promtool
@@ -125,8 +122,6 @@ def test_alerts_and_dashboard_select_only_labels_their_metrics_have() -> None:
     by = re.compile(r"\bby \(([^)]*)\)")
     for expr in [rule["expr"] for rule in _rules()] + _dashboard_queries():
         for name, matchers in selector.findall(expr):
-            if name in EXPORTED_ELSEWHERE:
-                continue
             used = {m.split("=")[0].strip(" !~") for m in matchers.split(",") if m.strip()}
             assert used <= labels[name], (expr, used - labels[name])
         metric_labels = set().union(*(labels.get(n, set()) for n in _METRIC.findall(expr)))
