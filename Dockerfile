@@ -1,4 +1,5 @@
-# The same CLI as `make run`: migrate, then serve. Configure with SPONSORFLOW_* variables.
+# The same CLI as `make run`: migrate, then serve. Configure with SPONSORFLOW_* variables; production
+# needs SPONSORFLOW_HRIS_ENCRYPTION_KEYS (a JSON list of Fernet keys for HRIS signing secrets).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
