@@ -70,6 +70,7 @@ async def record(
             type=draft.type,
             subject_type=draft.subject_type,
             subject_id=draft.subject_id,
+            case_id=draft.case,
             action=draft.action,
             from_state=draft.from_state,
             to_state=draft.to_state,
@@ -86,13 +87,13 @@ async def record(
             "type": e.type,
             "subject_type": e.subject_type,
             "subject_id": e.subject_id,
-            "case_id": draft.case,
+            "case_id": e.case_id,
             "action": e.action,
             "from_state": e.from_state,
             "to_state": e.to_state,
             "data": e.data,
         }
-        for e, draft in zip(events, drafts, strict=True)
+        for e in events
     ]
     payloads = [e.model_dump(mode="json") for e in events]
     await session.flush()  # the case's own writes first: the counter row lock is then held only briefly
