@@ -104,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default="postgresql,sqlite")
     parser.add_argument("--sizes", default="10000,1000000")
-    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument(
         "--pg-database", default=os.environ.get("SPONSORFLOW_BENCH_PG_DATABASE", "sponsorflow_bench") + "_lists"
     )
