@@ -26,7 +26,7 @@ from app.organisations.principals import Role
 from app.organisations.schemas import ApiKeyCreate
 from app.retention import service as retention
 from app.rules.loader import load_rulebook
-from app.worker.loop import Worker
+from app.worker.loop import ALSO_ERASED_BY_RETENTION, Worker
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -177,7 +177,7 @@ def _retention(args: argparse.Namespace, settings: Settings) -> int:
             if args.dry_run:
                 print(f"dry run: {len(planned) - len(held)} case(s) would be erased, {len(held)} kept by a legal hold")
                 return 0
-            erased = await retention.erase_due(sessions, now)
+            erased = await retention.erase_due(sessions, now, also=ALSO_ERASED_BY_RETENTION)
             print(f"erased {erased} case(s); {len(held)} kept by a legal hold")
             return 0
         finally:

@@ -13,6 +13,7 @@ an audit event, naming the fields erased but none of their values. A legal hold 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -86,7 +87,18 @@ def _due(now: datetime) -> Select[Deadline, Hire]:
     )
 
 
-async def erase_due(sessions: async_sessionmaker[AsyncSession], now: datetime, *, batch_size: int = 100) -> int:
+#: Erases what a package above this one keeps about a case (the HRIS inbox's raw deliveries), in the
+#: erasure's own transaction; answers how many rows it erased. Given by the caller, as layers require.
+AlsoErase = Callable[[AsyncSession, str], Awaitable[int]]
+
+
+async def erase_due(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    *,
+    batch_size: int = 100,
+    also: Sequence[AlsoErase] = (),
+) -> int:
     """Erase every case due at `now` that no legal hold keeps, one transaction per batch; returns how
     many. Rows are claimed with SKIP LOCKED, so several workers share the work and a case locked by a
     person setting a legal hold is left to the next pass, which sees the hold."""
@@ -97,7 +109,7 @@ async def erase_due(sessions: async_sessionmaker[AsyncSession], now: datetime, *
             rows = list((await session.execute(for_update(stmt, skip_locked=True))).all())
             drafts: dict[str, list[EventDraft]] = defaultdict(list)
             for deadline, hire in rows:
-                drafts[hire.organisation_id].append(await _erase(session, deadline, hire, now))
+                drafts[hire.organisation_id].append(await _erase(session, deadline, hire, now, also))
             for organisation_id, events in sorted(drafts.items()):
                 await audit.record(session, organisation_id, SYSTEM, events, now)
         erased += len(rows)
@@ -105,7 +117,9 @@ async def erase_due(sessions: async_sessionmaker[AsyncSession], now: datetime, *
             return erased
 
 
-async def _erase(session: AsyncSession, deadline: Deadline, hire: Hire, now: datetime) -> EventDraft:
+async def _erase(
+    session: AsyncSession, deadline: Deadline, hire: Hire, now: datetime, also: Sequence[AlsoErase]
+) -> EventDraft:
     fields = sorted(name for name, erased_to in PERSONAL_FIELDS.items() if getattr(hire, name) != erased_to)
     for name, erased_to in PERSONAL_FIELDS.items():
         setattr(hire, name, erased_to)
@@ -121,6 +135,7 @@ async def _erase(session: AsyncSession, deadline: Deadline, hire: Hire, now: dat
     for obligation in obligations:
         _scrub_into(obligation, "details")
         obligation.waived_reason = None if obligation.waived_reason is None else ERASED
+    elsewhere = sum([await erase(session, hire.id) for erase in also])
     for column, value in Deadline.closed("met", now).items():
         setattr(deadline, column, value)
     return EventDraft(
@@ -131,6 +146,7 @@ async def _erase(session: AsyncSession, deadline: Deadline, hire: Hire, now: dat
             "fields": fields,
             "events_scrubbed": len(scrubbed),
             "obligations": len(obligations),
+            "rows_erased_elsewhere": elsewhere,
             "retention_date": deadline.due_at.isoformat(),
             "rule_id": deadline.rule_id,
             "basis": deadline.basis,

@@ -18,6 +18,7 @@ from app.deadlines import service as deadline_rows
 from app.deadlines.schemas import Fired
 from app.hires import impacts
 from app.integrations.hris import inbox
+from app.integrations.hris import service as hris
 from app.integrations.webhooks.relay import relay_due
 from app.ops import metrics
 from app.ops.gauges import DomainGauges
@@ -28,6 +29,9 @@ from app.worker import deadlines
 
 log = logging.getLogger("sponsorflow.worker")
 
+
+#: What packages above the retention domain keep about a case, erased with it (one transaction).
+ALSO_ERASED_BY_RETENTION: tuple[retention.AlsoErase, ...] = (hris.erase_case,)
 
 @dataclass(frozen=True)
 class Job:
@@ -73,7 +77,7 @@ class Worker:
         return len(await self.fire_deadlines(now))
 
     async def _erase_past_retention(self, now: datetime) -> int:
-        erased = await retention.erase_due(self.sessions, now)
+        erased = await retention.erase_due(self.sessions, now, also=ALSO_ERASED_BY_RETENTION)
         metrics.RETENTION_ERASED.inc(erased)
         return erased
 

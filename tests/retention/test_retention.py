@@ -21,15 +21,17 @@ from app.config import Settings
 from app.db.engine import create_sessionmaker
 from app.deadlines.models import Deadline
 from app.hires.models import Hire
+from app.integrations.hris.models import HrisEmployee, HrisEvent
 from app.obligations.models import Obligation
 from app.ops.metrics import RETENTION_ERASED
 from app.retention import service as retention
 from app.rules.book import RuleBook
-from app.worker.loop import Worker
+from app.worker.loop import ALSO_ERASED_BY_RETENTION, Worker
 from tests.support.casework import Casework
 from tests.support.tenants import Tenant
 
 ROOT = Path(__file__).resolve().parents[2]
+START_OF_CASE = datetime(2026, 1, 12, 9, tzinfo=UTC)
 PERSONAL_VALUES = ("Ada", "Okafor", "1994-05-17", "ada@example.com", "NGA", "C2G8H71234567X", "ABC123XYZ")
 
 
@@ -243,3 +245,40 @@ async def test_the_dry_run_lists_what_would_go_and_what_a_hold_keeps_and_changes
     assert "given_name" in by_case[gone]
     for hire in (gone, kept):
         assert (await rows(db, hire))[0].personal_data_erased_at is None
+
+
+async def test_erasure_takes_the_hris_deliveries_about_the_case_with_it(work: Casework, db: AsyncEngine) -> None:
+    """The inbox keeps what an HRIS sent as received (names, pay, its employee id): once the case's
+    retention date passes, the rows stay as a record of what arrived and what applying did, without the
+    body or the employee id, and the employee's link to the case goes."""
+    hire = await closed_case(work, "2026-01-12", "E1001")
+    r = await work.client.post(
+        "/v1/hris-connections", json={"name": "HR", "provider": "standard"}, headers=work.tenant.headers("admin")
+    )
+    assert r.status_code == 201, r.text
+    connection, org = r.json()["id"], work.tenant.organisation_id
+    body = json.dumps({"type": "employee.created", "employee": {"id": "E1001", "given_name": "Ada"}}).encode()
+    sessions = create_sessionmaker(db)
+    async with sessions() as session, session.begin():
+        session.add_all([
+            HrisEvent(
+                id="hrise_1", organisation_id=org, connection_id=connection, dedupe_key="msg_1",
+                event_type="employee.created", employee_id="E1001", occurred_at=START_OF_CASE,
+                received_at=START_OF_CASE, content_type="application/json", body=body, status="applied",
+                effects=["hire.created"], hire_id=hire, attempts=1, processed_at=START_OF_CASE,
+            ),
+            HrisEmployee(
+                connection_id=connection, employee_id="E1001", organisation_id=org, hire_id=hire,
+                last_event_at=START_OF_CASE, updated_at=START_OF_CASE,
+            ),
+        ])  # fmt: skip
+
+    assert await retention.erase_due(sessions, datetime(2028, 2, 1, tzinfo=UTC), also=ALSO_ERASED_BY_RETENTION) == 1
+    async with sessions() as session:
+        event = (await session.execute(select(HrisEvent))).scalar_one()
+        links = (await session.execute(select(HrisEmployee))).scalars().all()
+        erasure = (await session.execute(select(Event).where(Event.type == "hire.personal_data_erased"))).scalar_one()
+    assert event.body == b"" and event.employee_id is None
+    assert event.status == "applied" and event.effects == ["hire.created"] and event.hire_id == hire
+    assert links == []
+    assert erasure.data["rows_erased_elsewhere"] == 2

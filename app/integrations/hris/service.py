@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.cursors import Keyset, Page, narrowed
@@ -28,7 +28,7 @@ from app.errors import Conflict, FieldError, NotFound, ProblemError
 from app.ids import new_id
 from app.integrations.hris import inbox
 from app.integrations.hris.mapping import STANDARD_SELECTOR, default_field_map
-from app.integrations.hris.models import HrisConnection, HrisEvent
+from app.integrations.hris.models import HrisConnection, HrisEmployee, HrisEvent
 from app.integrations.hris.providers import (
     ADAPTERS,
     Adapter,
@@ -472,3 +472,14 @@ async def replay(
         else:
             row.reason_code = row.reason = None
         return _detail(row)
+
+
+async def erase_case(session: AsyncSession, hire_id: str) -> int:
+    """Retention (app.retention): the raw deliveries about an erased case hold its worker's name, pay and
+    HRIS id. Their rows stay (what arrived, when, and what applying it did) without the body or the
+    employee id, and the link from the HRIS employee to the case goes; answers how many rows changed."""
+    events = await session.execute(
+        update(HrisEvent).where(HrisEvent.hire_id == hire_id).values(body=b"", employee_id=None)
+    )
+    links = await session.execute(delete(HrisEmployee).where(HrisEmployee.hire_id == hire_id))
+    return int(getattr(events, "rowcount", 0) or 0) + int(getattr(links, "rowcount", 0) or 0)

@@ -100,6 +100,7 @@ class PersonalDataErased(_Details):
     fields: list[str] = Field(description="the case's personal fields that were erased")
     events_scrubbed: int
     obligations: int
+    rows_erased_elsewhere: int = Field(description="rows kept elsewhere about the case, erased with it")
     retention_date: datetime
     rule_id: str
     basis: str
