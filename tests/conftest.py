@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from httpx import ASGITransport, AsyncClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,6 +38,11 @@ from tests.support.databases import (
 from tests.support.tenants import START, Tenant, make_platform_key, make_tenant
 
 _PG_DOWN = pytest.StashKey[str]()
+
+# Property tests run a fixed, seeded budget: a wall-clock deadline fails on a loaded 2-core machine
+# without finding anything, and a derandomised run is the same run in CI and on a laptop.
+hypothesis_settings.register_profile("suite", deadline=None, derandomize=True)
+hypothesis_settings.load_profile("suite")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
