@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.cursors import Page
 from app.api.problems import problem_responses
+from app.audit_packs import bundle as bundles
 from app.audit_packs import pack as packs
 from app.audit_packs.render import render_html
 from app.audit_packs.schemas import AuditExportOut, AuditPack
@@ -94,10 +95,10 @@ async def export_audit_packs(
     lists every worker, so a client can show progress as files arrive; another client can follow the
     export at `/v1/audit-pack-exports/{id}` (id in `Sponsorflow-Export-Id`). The export is an audit
     event of the organisation."""
-    bundle = await packs.start_bundle(session, actor.organisation_id, state or (), actor_of(actor), now)
+    bundle = await bundles.start_bundle(session, actor.organisation_id, state or (), actor_of(actor), now)
     AUDIT_EXPORTS.labels("organisation").inc()
     return StreamingResponse(
-        packs.stream_bundle(request.app.state.sessionmaker, bundle, render_html, request.app.state.clock.now),
+        bundles.stream_bundle(request.app.state.sessionmaker, bundle, render_html, request.app.state.clock.now),
         media_type="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="{bundle.filename}"',
@@ -112,10 +113,10 @@ async def list_audit_pack_exports(
     session: Session, actor: Viewer, cursor: Cursor, limit: Limit = DefaultLimit
 ) -> Page[AuditExportOut]:
     """The organisation's bundle exports, oldest first: who exported what, and how each ended."""
-    return await packs.list_exports(session, actor.organisation_id, cursor, limit)
+    return await bundles.list_exports(session, actor.organisation_id, cursor, limit)
 
 
 @router.get("/audit-pack-exports/{export_id}")
 async def get_audit_pack_export(export_id: str, session: Session, actor: Viewer) -> AuditExportOut:
     """A bundle export's status (`running`, `completed`, `failed`) and progress (`done` of `total`)."""
-    return await packs.get_export(session, actor.organisation_id, export_id)
+    return await bundles.get_export(session, actor.organisation_id, export_id)

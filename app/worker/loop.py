@@ -17,8 +17,8 @@ from app.context import uk_today
 from app.deadlines import service as deadline_rows
 from app.deadlines.schemas import Fired
 from app.hires import impacts
+from app.integrations.hris import events as hris_events
 from app.integrations.hris import inbox
-from app.integrations.hris import service as hris
 from app.integrations.webhooks.relay import relay_due
 from app.ops import metrics
 from app.ops.gauges import DomainGauges
@@ -31,7 +31,7 @@ log = logging.getLogger("sponsorflow.worker")
 
 
 #: What packages above the retention domain keep about a case, erased with it (one transaction).
-ALSO_ERASED_BY_RETENTION: tuple[retention.AlsoErase, ...] = (hris.erase_case,)
+ALSO_ERASED_BY_RETENTION: tuple[retention.AlsoErase, ...] = (hris_events.erase_case,)
 
 @dataclass(frozen=True)
 class Job:

@@ -15,7 +15,7 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.audit.schemas import Actor
-from app.audit_packs import pack as packs
+from app.audit_packs import bundle as bundles
 from app.audit_packs.render import render_html
 from app.clock import FrozenClock
 from app.db.engine import create_sessionmaker
@@ -302,10 +302,10 @@ async def test_the_bundle_can_be_narrowed_by_state_and_refuses_unknown_states(wo
     assert [e["filters"] for e in listed] == [{"state": ["closed"]}]  # the refused one started nothing
 
 
-async def _bundle(db: AsyncEngine, tenant: Tenant, clock: FrozenClock) -> packs.Bundle:
+async def _bundle(db: AsyncEngine, tenant: Tenant, clock: FrozenClock) -> bundles.Bundle:
     async with create_sessionmaker(db)() as session:
         actor = Actor(type="api_key", id=None, role="hr")
-        return await packs.start_bundle(session, tenant.organisation_id, (), actor, clock.now())
+        return await bundles.start_bundle(session, tenant.organisation_id, (), actor, clock.now())
 
 
 async def test_a_large_bundles_progress_can_be_followed_while_it_streams(
@@ -313,9 +313,9 @@ async def test_a_large_bundles_progress_can_be_followed_while_it_streams(
 ) -> None:
     for n in range(3):
         await work.create(external_id=f"emp-{n}")
-    monkeypatch.setattr(packs, "BUNDLE_BATCH", 1)
+    monkeypatch.setattr(bundles, "BUNDLE_BATCH", 1)
     bundle = await _bundle(db, work.tenant, work.clock)
-    stream = packs.stream_bundle(create_sessionmaker(db), bundle, render_html, work.clock.now)
+    stream = bundles.stream_bundle(create_sessionmaker(db), bundle, render_html, work.clock.now)
     seen = []
     async for _chunk in stream:
         export = await _export(work, bundle.export.id)
@@ -328,7 +328,7 @@ async def test_a_large_bundles_progress_can_be_followed_while_it_streams(
 async def test_a_bundle_abandoned_by_its_client_is_marked_failed(work: Casework, db: AsyncEngine) -> None:
     await work.create()
     bundle = await _bundle(db, work.tenant, work.clock)
-    stream = packs.stream_bundle(create_sessionmaker(db), bundle, render_html, work.clock.now)
+    stream = bundles.stream_bundle(create_sessionmaker(db), bundle, render_html, work.clock.now)
     await anext(stream)
     await stream.aclose()  # what the server does when the client disconnects
     export = await _export(work, bundle.export.id)

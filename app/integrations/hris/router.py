@@ -9,7 +9,7 @@ from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.db.session import Session
-from app.integrations.hris import service
+from app.integrations.hris import events, service
 from app.integrations.hris.schemas import (
     HrisConnectionCreate,
     HrisConnectionOut,
@@ -134,21 +134,21 @@ async def list_hris_events(
 ) -> Page[HrisEventOut]:
     """What the HRIS connections received, oldest first: `received` waits for the worker, `applied`
     says what it did, `ignored` and `failed` say why in words. Nothing an HRIS sent is dropped."""
-    filters = service.HrisEventFilters(connection_id, status or (), employee_id, received_from, received_to)
-    return await service.list_events(session, actor.organisation_id, filters, cursor, limit)
+    filters = events.HrisEventFilters(connection_id, status or (), employee_id, received_from, received_to)
+    return await events.list_events(session, actor.organisation_id, filters, cursor, limit)
 
 
 @router.get("/hris-events/{event_id}")
 async def get_hris_event(event_id: str, session: Session, actor: HR) -> HrisEventDetail:
     """One event with the body as received."""
-    return await service.get_event(session, actor.organisation_id, event_id)
+    return await events.get_event(session, actor.organisation_id, event_id)
 
 
 @router.post("/hris-events/{event_id}/replay", responses=problem_responses(409))
 async def replay_hris_event(event_id: str, session: Session, actor: HR, book: Book, now: ServiceNow) -> HrisEventDetail:
     """Apply a failed or ignored event again now, e.g. after adding the job mapping it lacked. It still
     changes nothing if a newer event for the employee was applied since."""
-    return await service.replay(session, actor.organisation_id, event_id, book, now)
+    return await events.replay(session, actor.organisation_id, event_id, book, now)
 
 
 hooks = APIRouter(prefix="/hooks", tags=["hris receivers"])
@@ -195,10 +195,10 @@ async def receive_hris_event(request: Request, session: Session, now: ServiceNow
     `404`: no such connection. `401`: the signature is missing, wrong or stale, and nothing is stored.
     A 5xx means the service failed and the HRIS should retry; no 4xx is ever answered for a transient
     problem."""
-    delivered = service.Delivered(
+    delivered = events.Delivered(
         request.path_params["connection_id"],
         {k.lower(): v for k, v in request.headers.items()},
         await request.body(),
         request.headers.get("content-type"),
     )
-    return await service.receive(session, delivered, _box(request), request.app.state.settings, now)
+    return await events.receive(session, delivered, _box(request), request.app.state.settings, now)
