@@ -45,6 +45,7 @@ from app.rules.book import RuleBook, RuleNotFound
 from app.rules.loader import load_rulebook
 from app.rules.router import router as rules_router
 from app.sandbox.router import router as sandbox_router
+from app.web import contract
 from app.web.auth import CACHE_INFO, KeyCache
 from app.worker.loop import Worker
 from app.workflow.router import router as workflows_router
@@ -200,6 +201,7 @@ def _document_problems(app: FastAPI) -> None:
                 defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(defs.pop("$defs", {}))
                 components[model.__name__] = defs
+            contract.document(app, schema)
             webhooks, payloads = openapi_webhooks()
             components.update(payloads)
             schema["webhooks"] = webhooks

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,6 +26,8 @@ from app.main import create_app
 from app.rules.book import RuleBook
 from app.rules.loader import load_rulebook
 from app.tables import metadata
+from tests.support import contract
+from tests.support.contract import undocumented
 from tests.support.databases import (
     IN_CI,
     PG_URL,
@@ -121,9 +123,17 @@ def app(settings: Settings, db: AsyncEngine, clock: FrozenClock, rulebook: RuleB
     return create_app(settings, clock=clock, engine=db, rulebook=rulebook)
 
 
+async def _within_contract(response: Response) -> None:
+    """Every answer the suite sees is one the OpenAPI documents: its status, and a problem's code."""
+    await response.aread()
+    problem = undocumented(contract.spec(), response.request.method, response.request.url.path, response)
+    assert problem is None, problem
+
+
 @pytest.fixture
 async def client(app) -> AsyncIterator[AsyncClient]:  # type: ignore[no-untyped-def]
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as c:
+    hooks = {"response": [_within_contract]}
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test", event_hooks=hooks) as c:
         yield c
 
 

@@ -137,10 +137,93 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OverflowError, on_date_overflow)
 
 
-#: OpenAPI `responses=` entries for the problems a route can answer.
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    schema = {"$ref": "#/components/schemas/Problem"}
-    return {s: {"description": HTTPStatus(s).phrase, "content": {PROBLEM_JSON: {"schema": schema}}} for s in statuses}
+#: Every problem code the service answers, with what it means: the OpenAPI documents each operation's
+#: codes from this (tests/api check every code raised is here and documented on an operation).
+CODES: dict[str, str] = {
+    "bad_request": "the request is malformed",
+    "malformed_json": "the request body is not valid JSON",
+    "invalid_cursor": "the cursor is not one this API issued for this list",
+    "organisation_required": "a platform key must name the organisation in Sponsorflow-Organisation",
+    "invalid_idempotency_key": "Idempotency-Key must be 1 to 255 characters",
+    "unknown_state": "a state filter names no state of the workflow",
+    "unauthenticated": "no API key, or an unknown, malformed or revoked one",
+    "signature_rejected": "the delivery's signature is missing, wrong or stale: nothing was stored",
+    "forbidden": "the key's role or kind may not do this",
+    "system_action": "the action is fired by sponsorflow itself, never through the API",
+    "sandbox_disabled": "sandbox features are disabled on this deployment",
+    "not_found": "no such resource in the organisation (another organisation's objects answer this too)",
+    "unknown_action": "the workflow has no action of that name",
+    "method_not_allowed": "the path does not answer this method",
+    "not_acceptable": "the response cannot be given in an accepted media type",
+    "concurrent_conflict": "another request created this at the same time: reload and retry",
+    "action_refused": "the action's guards refused it: `reasons` says what to fix; nothing changed",
+    "action_not_available": "the action is not available from the current state; nothing changed",
+    "idempotency_request_in_progress": "a request with this Idempotency-Key is still running: retry shortly",
+    "licence_exists": "the organisation already has a current licence: act on it instead",
+    "cooling_off": "the licence was revoked and the cooling-off period has not passed",
+    "external_id_taken": "another hire of the organisation already has this external_id",
+    "fields_locked": "these details can no longer be changed in the case's state: `reasons` names them",
+    "personal_data_erased": "the case's personal data was erased: nothing is left to hold",
+    "test_clock_in_use": "the test clock already serves an organisation",
+    "obligation_settled": "the obligation is already reported or waived",
+    "event_not_replayable": "only failed or ignored HRIS events are replayed",
+    "endpoint_disabled": "the webhook endpoint is disabled",
+    "delivery_in_flight": "the delivery is being sent right now",
+    "precondition_failed": "If-Match does not match the current version (its ETag is sent back): reload and retry",
+    "payload_too_large": "the request body is larger than the service accepts",
+    "unsupported_media_type": "send the request body as application/json",
+    "validation_error": "the request does not match the schema: `errors` lists the fields",
+    "idempotency_key_reused": "the Idempotency-Key was already used with a different request",
+    "rule_not_in_force": "the rules data has no rule in force on that date",
+    "date_out_of_range": "a date is too far in the future to count from",
+    "clock_cannot_go_back": "a test clock only moves forward",
+    "unknown_soc_code": "the SOC code is not in the occupation data in force",
+    "unknown_event_type": "no event type of that name to subscribe to",
+    "url_refused": "the webhook URL is refused (scheme, host or address)",
+    "invalid_role": "the role cannot be given to this key",
+    "sandbox_required": "only sandbox organisations can live on a test clock",
+    "unknown_test_clock": "no such test clock",
+    "date_in_future": "the date lies after today: record it once it has happened",
+    "precondition_required": "send If-Match with the ETag you read",
+    "internal_error": "an unexpected error occurred",
+    "database_busy": "the database is busy: retry after Retry-After seconds",
+    "database_unreachable": "the database cannot be reached",
+    "migrations_pending": "the schema is behind the newest migration",
+}
+
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
+
+
+def problem_example(status: int, code: str) -> dict[str, Any]:
+    """The documented example of one problem code."""
+    value = {
+        "type": PROBLEM_BASE + code.replace("_", "-"),
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "code": code,
+        "detail": CODES[code],
+    }
+    return {"summary": CODES[code], "value": value}
+
+
+def problem_response_doc(status: int, codes: Sequence[str]) -> dict[str, Any]:
+    """One OpenAPI response: the Problem schema, its codes listed in words and one example each."""
+    listed = ", ".join(f"`{code}`" for code in codes)
+    return {
+        "description": f"{HTTPStatus(status).phrase}: {listed} (each example says what it means)",
+        "content": {
+            PROBLEM_JSON: {
+                "schema": PROBLEM_SCHEMA,
+                "examples": {code: problem_example(status, code) for code in codes},
+            }
+        },
+    }
+
+
+#: OpenAPI `responses=` entries for the problem codes a route answers with one status, beyond those every
+#: route of its kind answers (app.web.contract adds those); combine statuses with `|`.
+def problem_responses(status: int, *codes: str) -> dict[int | str, dict[str, Any]]:
+    return {status: problem_response_doc(status, codes)}
 
 
 def handle_as(app: FastAPI, exc_type: type[Exception], status: int, code: str) -> None:

@@ -81,7 +81,7 @@ async def get_hire_audit_pack(
                 EXPORT_TOTAL_HEADER: {"description": "workers in the bundle", "schema": {"type": "integer"}},
             },
         },
-        **problem_responses(422),
+        **problem_responses(422, "unknown_state"),
     },
 )
 async def export_audit_packs(

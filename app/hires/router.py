@@ -16,12 +16,14 @@ from app.db.session import Session
 from app.hires import impacts, service
 from app.hires.schemas import ACTION_PAYLOADS, HireCreate, HireOut, HireUpdate
 from app.web.auth import HR, Viewer
-from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, RequiredIfMatch, action_body, context, v1_router
+from app.web.contract import action_operations
+from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, RequiredIfMatch, context, v1_router
+from app.workflow import HIRE
 
 router = v1_router("hires")
 
 
-@router.post("/hires", status_code=201, responses=problem_responses(409))
+@router.post("/hires", status_code=201, responses=problem_responses(409, "external_id_taken"))
 async def create_hire(
     body: HireCreate, response: Response, session: Session, actor: HR, now: Now, book: Book
 ) -> HireOut:
@@ -33,7 +35,7 @@ async def create_hire(
     return tagged(response, hire)
 
 
-@router.get("/hires")
+@router.get("/hires", responses=problem_responses(400, "unknown_state"))
 async def list_hires(
     session: Session,
     actor: Viewer,
@@ -66,7 +68,7 @@ async def get_hire(hire_id: str, response: Response, session: Session, actor: Vi
     return tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, uk_today(now), book))
 
 
-@router.patch("/hires/{hire_id}", responses=problem_responses(409, 412, 428))
+@router.patch("/hires/{hire_id}", responses=problem_responses(409, "fields_locked", "external_id_taken"))
 async def update_hire(
     hire_id: str,
     body: HireUpdate,
@@ -84,8 +86,7 @@ async def update_hire(
 
 @router.post(
     "/hires/{hire_id}/actions/{action}",
-    responses=problem_responses(409, 412, 428),
-    openapi_extra=action_body(ACTION_PAYLOADS),
+    openapi_extra=action_operations("hire", HIRE, ACTION_PAYLOADS),
 )
 async def apply_hire_action(
     hire_id: str,
@@ -98,8 +99,8 @@ async def apply_hire_action(
     if_match: RequiredIfMatch,
     body: Annotated[dict[str, Any] | None, Body(include_in_schema=False)] = None,
 ) -> HireOut:
-    """Apply an action to a case. A refused action answers 409 with the guards' reasons and changes
-    nothing; a stale If-Match answers 412."""
+    """Apply an action to a case (the contract lists one operation per action, each with its body). A
+    refused action answers 409 with the guards' reasons and changes nothing; a stale If-Match answers 412."""
     hire = await service.apply_action(session, context(actor, now, book), hire_id, action, body, if_match)
     return tagged(response, hire)
 
@@ -113,7 +114,7 @@ async def list_hire_events(
     return await audit.feed(session, actor.organisation_id, cursor, limit, case_id=hire_id)
 
 
-@router.get("/rule-impacts", tags=["rules"], responses=problem_responses(422))
+@router.get("/rule-impacts", tags=["rules"])
 async def list_rule_impacts(
     session: Session,
     actor: Viewer,

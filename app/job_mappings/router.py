@@ -24,7 +24,7 @@ async def list_job_mappings(
     return await service.list_mappings(session, actor.organisation_id, cursor, limit, book, uk_today(now))
 
 
-@router.put("/job-mappings", responses=problem_responses(422))
+@router.put("/job-mappings")
 async def import_job_mappings(
     body: Annotated[list[CatalogueJob], Body(min_length=1, max_length=1000)],
     session: Session,
@@ -59,7 +59,13 @@ async def get_job_mapping(
     return await service.get_mapping(session, actor.organisation_id, hris_job_code, book, uk_today(now))
 
 
-@router.put("/job-mappings/{hris_job_code}")
+@router.put(
+    "/job-mappings/{hris_job_code}",
+    responses={
+        201: {"description": "The mapping is new", "model": JobMappingOut},
+        **problem_responses(422, "unknown_soc_code"),
+    },
+)
 async def put_job_mapping(
     hris_job_code: JobCode,
     body: JobMappingIn,

@@ -11,12 +11,14 @@ from app.hires.actions import follow_licence
 from app.licences import service
 from app.licences.schemas import LICENCE_ACTION_PAYLOADS, AllocationIn, AllocationOut, LicenceOut
 from app.web.auth import Admin, Viewer
-from app.web.routing import Book, Now, OptionalIfMatch, RequiredIfMatch, action_body, context, v1_router
+from app.web.contract import action_operations
+from app.web.routing import Book, Now, OptionalIfMatch, RequiredIfMatch, context, v1_router
+from app.workflow import LICENCE
 
 router = v1_router("licence")
 
 
-@router.post("/licence", status_code=201, responses=problem_responses(409))
+@router.post("/licence", status_code=201, responses=problem_responses(409, "licence_exists", "cooling_off"))
 async def create_licence_application(
     response: Response, session: Session, actor: Admin, now: Now, book: Book
 ) -> LicenceOut:
@@ -36,8 +38,7 @@ async def get_licence(response: Response, session: Session, actor: Viewer, now: 
 
 @router.post(
     "/licence/actions/{action}",
-    responses=problem_responses(409, 412, 428),
-    openapi_extra=action_body(LICENCE_ACTION_PAYLOADS),
+    openapi_extra=action_operations("licence", LICENCE, LICENCE_ACTION_PAYLOADS),
 )
 async def apply_licence_action(
     action: str,
@@ -63,7 +64,7 @@ async def get_cos_allocation(response: Response, session: Session, actor: Viewer
     return tagged(response, await service.get_allocation(session, actor.organisation_id))
 
 
-@router.put("/cos-allocation", responses=problem_responses(412, 428))
+@router.put("/cos-allocation", responses=problem_responses(428, "precondition_required"))
 async def set_cos_allocation(
     body: AllocationIn,
     response: Response,

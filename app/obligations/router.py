@@ -12,7 +12,7 @@ from app.db.session import Session
 from app.obligations import service
 from app.obligations.schemas import ObligationOut, ObligationStatus, OrganisationChangeIn, Report, Waive
 from app.web.auth import HR, Viewer
-from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, OptionalIfMatch, actor_of, context, v1_router
+from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, RequiredIfMatch, actor_of, context, v1_router
 
 router = v1_router("obligations")
 
@@ -40,7 +40,10 @@ async def get_obligation(obligation_id: str, response: Response, session: Sessio
     return tagged(response, obligation)
 
 
-@router.post("/obligations/{obligation_id}/actions/report", responses=problem_responses(409, 412))
+@router.post(
+    "/obligations/{obligation_id}/actions/report",
+    responses=problem_responses(409, "obligation_settled") | problem_responses(422, "date_in_future"),
+)
 async def report_obligation(
     obligation_id: str,
     body: Report,
@@ -48,7 +51,7 @@ async def report_obligation(
     session: Session,
     actor: HR,
     now: Now,
-    if_match: OptionalIfMatch,
+    if_match: RequiredIfMatch,
 ) -> ObligationOut:
     """Record that it was reported in the SMS, with the SMS reference. A report after the due date is
     accepted and marked late."""
@@ -58,7 +61,7 @@ async def report_obligation(
     return tagged(response, obligation)
 
 
-@router.post("/obligations/{obligation_id}/actions/waive", responses=problem_responses(409, 412))
+@router.post("/obligations/{obligation_id}/actions/waive", responses=problem_responses(409, "obligation_settled"))
 async def waive_obligation(
     obligation_id: str,
     body: Waive,
@@ -66,7 +69,7 @@ async def waive_obligation(
     session: Session,
     actor: HR,
     now: Now,
-    if_match: OptionalIfMatch,
+    if_match: RequiredIfMatch,
 ) -> ObligationOut:
     """Record that nothing needs reporting after all, and why."""
     obligation = await service.resolve(
@@ -75,7 +78,7 @@ async def waive_obligation(
     return tagged(response, obligation)
 
 
-@router.post("/organisation-changes", status_code=201)
+@router.post("/organisation-changes", status_code=201, responses=problem_responses(422, "date_in_future"))
 async def record_organisation_change(
     body: OrganisationChangeIn, response: Response, session: Session, actor: HR, now: Now, book: Book
 ) -> ObligationOut:

@@ -168,7 +168,7 @@ async def resolve(
     obligation_id: str,
     action: str,
     payload: Report | Waive,
-    if_match: IfMatch | None,
+    if_match: IfMatch,
     actor: Actor,
     now: datetime,
 ) -> ObligationOut:
@@ -176,8 +176,7 @@ async def resolve(
     today = uk_today(now)
     async with write_transaction(session):
         obligation = await _find(session, organisation_id, obligation_id, lock=True)
-        if if_match is not None:
-            if_match.check(obligation.version)
+        if_match.check(obligation.version)
         if obligation.status not in OWED:
             raise Conflict(
                 "obligation_settled", f"the obligation is already {obligation.status}: nothing left to {action}"

@@ -23,7 +23,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", operation_id="getReadiness", responses={503: {"description": "not ready"}})
+@router.get(
+    "/readyz",
+    operation_id="getReadiness",
+    responses=problem_responses(503, "database_unreachable", "migrations_pending"),
+)
 async def readyz(request: Request) -> JSONResponse:
     """The database answers and its schema is at the newest migration."""
     try:
@@ -46,7 +50,8 @@ async def readyz(request: Request) -> JSONResponse:
     response_class=Response,
     responses={
         200: {"description": "Prometheus text exposition format", "content": {"text/plain": {}}},
-        **problem_responses(401, 404),
+        **problem_responses(401, "unauthenticated"),
+        **problem_responses(404, "not_found"),
     },
 )
 async def metrics(request: Request) -> Response:

@@ -23,7 +23,12 @@ from app.web.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, Servic
 router = v1_router("organisations")
 
 
-@router.post("/organisations", status_code=201, responses=problem_responses(409))
+@router.post(
+    "/organisations",
+    status_code=201,
+    responses=problem_responses(409, "test_clock_in_use")
+    | problem_responses(422, "sandbox_disabled", "sandbox_required", "unknown_test_clock"),
+)
 async def create_organisation(
     request: Request,
     response: Response,
@@ -58,7 +63,7 @@ async def get_organisation(
     return tagged(response, await service.get_organisation(session, organisation_id))
 
 
-@router.patch("/organisations/{organisation_id}", responses=problem_responses(412, 428))
+@router.patch("/organisations/{organisation_id}", responses=problem_responses(403, "forbidden"))
 async def update_organisation(
     now: ServiceNow,
     organisation_id: str,
@@ -76,7 +81,7 @@ async def update_organisation(
     return tagged(response, org)
 
 
-@router.post("/api-keys", status_code=201)
+@router.post("/api-keys", status_code=201, responses=problem_responses(422, "invalid_role"))
 async def create_api_key(body: ApiKeyCreate, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyCreated:
     """Create a key for the organisation. The secret is in this response only."""
     if body.role is Role.platform:

@@ -24,7 +24,7 @@ async def get_legal_hold(hire_id: str, session: Session, actor: Viewer) -> Legal
     return await service.get_legal_hold(session, actor.organisation_id, hire_id)
 
 
-@router.put("/hires/{hire_id}/legal-hold", responses=problem_responses(409))
+@router.put("/hires/{hire_id}/legal-hold", responses=problem_responses(409, "personal_data_erased"))
 async def set_legal_hold(
     hire_id: str, body: LegalHoldIn, response: Response, session: Session, actor: Admin, now: Now
 ) -> LegalHoldOut:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Query
 
-from app.api.problems import problem_responses
 from app.context import uk_today
 from app.errors import NotFound, ProblemError
 from app.rules.book import OccupationNotFound
@@ -37,7 +36,7 @@ async def create_eligibility_check(
     return check_eligibility(book, body.resolve(uk_today(now)))
 
 
-@router.post("/cost-estimates", responses=problem_responses(422))
+@router.post("/cost-estimates")
 async def create_cost_estimate(body: CostEstimateRequest, actor: Viewer, book: Book, now: Now) -> CostEstimate:
     """Itemise what one sponsored hire costs: licence fee (if asked), CoS fee and Immigration Skills
     Charge on the CoS assignment date (default today), visa fee and Immigration Health Surcharge on the
@@ -84,7 +83,7 @@ async def describe_rules(actor: Viewer, book: Book) -> RuleBookDescription:
     return book.describe()
 
 
-@router.get("/rules/changes", responses=problem_responses(422))
+@router.get("/rules/changes")
 async def list_rule_changes(
     actor: Viewer,
     book: Book,

@@ -23,7 +23,7 @@ def _own_clock(principal: Principal) -> str | None:
     return principal.org.clock_id if principal.org is not None else None
 
 
-@router.post("/test-clocks", status_code=201, responses=problem_responses(403))
+@router.post("/test-clocks", status_code=201, responses=problem_responses(403, "sandbox_disabled", "forbidden"))
 async def create_test_clock(
     request: Request, body: TestClockIn, response: Response, session: Session, now: ServiceNow, _: PlatformPrincipal
 ) -> TestClockOut:
@@ -35,13 +35,16 @@ async def create_test_clock(
     return clock
 
 
-@router.get("/test-clocks/{clock_id}")
+@router.get("/test-clocks/{clock_id}", responses=problem_responses(403, "sandbox_disabled"))
 async def get_test_clock(request: Request, clock_id: str, session: Session, principal: Authenticated) -> TestClockOut:
     _sandbox(request)
     return await service.get_test_clock(session, clock_id, _own_clock(principal), sees_all=principal.is_platform)
 
 
-@router.post("/test-clocks/{clock_id}/advance", responses=problem_responses(403, 422))
+@router.post(
+    "/test-clocks/{clock_id}/advance",
+    responses=problem_responses(403, "sandbox_disabled", "forbidden") | problem_responses(422, "clock_cannot_go_back"),
+)
 async def advance_test_clock(
     request: Request, clock_id: str, body: AdvanceIn, session: Session, principal: Authenticated
 ) -> AdvanceOut:

@@ -9,11 +9,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import BaseModel
 
 from app.api.cursors import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor
 from app.api.etags import IfMatch, parse_if_match
-from app.api.problems import problem_responses
 from app.audit.schemas import Actor
 from app.calendar import Nation
 from app.context import Context
@@ -28,17 +26,16 @@ def v1_router(tag: str) -> APIRouter:
         prefix="/v1",
         tags=[tag],
         route_class=ApiRoute,
-        responses=problem_responses(400, 401, 403, 404, 422, 500),
     )
 
 
-async def _cursor(
+async def cursor_dependency(
     cursor: Annotated[str | None, Query(description="opaque cursor from a previous page's next_cursor")] = None,
 ) -> dict[str, Any] | None:
     return decode_cursor(cursor)
 
 
-async def _if_match(
+async def if_match_dependency(
     if_match: Annotated[str | None, Header(alias="If-Match", description="the ETag you read")] = None,
 ) -> IfMatch:
     parsed = parse_if_match(if_match, required=True)
@@ -46,19 +43,19 @@ async def _if_match(
     return parsed
 
 
-Cursor = Annotated[dict[str, Any] | None, Depends(_cursor)]
+Cursor = Annotated[dict[str, Any] | None, Depends(cursor_dependency)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
 DefaultLimit = DEFAULT_LIMIT
-RequiredIfMatch = Annotated[IfMatch, Depends(_if_match)]
+RequiredIfMatch = Annotated[IfMatch, Depends(if_match_dependency)]
 
 
-async def _optional_if_match(
+async def optional_if_match_dependency(
     if_match: Annotated[str | None, Header(alias="If-Match", description="the ETag you read")] = None,
 ) -> IfMatch | None:
     return parse_if_match(if_match, required=False)
 
 
-OptionalIfMatch = Annotated[IfMatch | None, Depends(_optional_if_match)]
+OptionalIfMatch = Annotated[IfMatch | None, Depends(optional_if_match_dependency)]
 
 
 async def _service_now(request: Request) -> datetime:
@@ -78,29 +75,16 @@ async def _now(service_now: ServiceNow, actor: Annotated[OrgActor, Depends(org_a
 Now = Annotated[datetime, Depends(_now)]
 
 
-async def _rulebook(request: Request) -> RuleBook:
+async def rulebook_dependency(request: Request) -> RuleBook:
     book: RuleBook = request.app.state.rulebook
     return book
 
 
-Book = Annotated[RuleBook, Depends(_rulebook)]
+Book = Annotated[RuleBook, Depends(rulebook_dependency)]
 
 
 def actor_of(actor: OrgActor) -> Actor:
     return Actor(type="api_key", id=actor.key_id, role=actor.role.value)
-
-
-def action_body(payloads: dict[str, type[BaseModel]]) -> dict[str, Any]:
-    """OpenAPI for an action route whose body depends on the action in the path."""
-    refs = [{"$ref": f"#/components/schemas/{model.__name__}"} for model in dict.fromkeys(payloads.values())]
-    mapping = "; ".join(f"`{name}`: {model.__name__}" for name, model in payloads.items())
-    return {
-        "requestBody": {
-            "required": False,
-            "description": f"The payload of the action named in the path. {mapping}.",
-            "content": {"application/json": {"schema": {"oneOf": refs}}},
-        }
-    }
 
 
 def context(actor: OrgActor, now: datetime, book: RuleBook) -> Context:

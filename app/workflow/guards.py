@@ -109,13 +109,15 @@ class GuardInput(Generic[S_co]):
 class Guard(Generic[S_contra]):
     """A named check. `needs_payload` guards are skipped when listing available actions, since no
     payload exists until the action is fired. `reads` names the `Facts` fields it looks at beyond
-    `today`: the service looks up only the facts some guard will read (tests/workflow checks the list)."""
+    `today`: the service looks up only the facts some guard will read (tests/workflow checks the list).
+    `reasons` names the reason codes it can answer with: the API contract documents them per action."""
 
     code: str
     description: str
     check: Callable[[GuardInput[S_contra]], list[Reason]]
     needs_payload: bool = False
     reads: frozenset[str] = frozenset()
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,13 @@ def required(*fields: Field) -> Guard[Subject]:
         return reasons
 
     names = ", ".join(field.name for field in fields)
-    return Guard("required_fields", f"The action carries: {names}.", check, needs_payload=True)
+    return Guard(
+        "required_fields",
+        f"The action carries: {names}.",
+        check,
+        needs_payload=True,
+        reasons=("missing_field", "invalid_field"),
+    )
 
 
 def not_in_future(field: Field) -> Guard[Subject]:
@@ -217,6 +225,7 @@ def not_in_future(field: Field) -> Guard[Subject]:
         f"{field.label.capitalize()} is not after today.",
         check,
         needs_payload=True,
+        reasons=("date_in_future",),
     )
 
 
@@ -252,6 +261,7 @@ LICENCE_ACTIVE: Guard[Subject] = Guard(
     "The organisation's sponsor licence is active and A-rated.",
     _licence_active,
     reads=frozenset({"licence_state"}),
+    reasons=("licence_not_active",),
 )
 
 
@@ -276,6 +286,8 @@ ELIGIBLE: Guard[Subject] = Guard(
     "The hire is eligible for Skilled Worker sponsorship under the rules in force.",
     _eligible,
     reads=frozenset({"eligibility_status", "eligibility_reasons"}),
+    # Besides these, the blocking reasons of the case's eligibility assessment, passed through.
+    reasons=("eligibility_unknown", "not_eligible"),
 )
 
 
@@ -297,6 +309,7 @@ NO_OPEN_OBLIGATIONS: Guard[Subject] = Guard(
     "Every SMS reporting obligation of the case is reported or waived.",
     _no_open_obligations,
     reads=frozenset({"open_obligations"}),
+    reasons=("open_obligations",),
 )
 
 
@@ -321,6 +334,7 @@ HIRE_DETAILS_COMPLETE: Guard[HireSubject] = Guard(
     "hire_details_complete",
     "The case records the start date, SOC code and salary a CoS states.",
     _hire_details_complete,
+    reasons=("missing_hire_detail",),
 )
 
 _LOCATION_UNKNOWN = Reason(
@@ -347,7 +361,10 @@ def _worker_outside_uk(inp: GuardInput[HireSubject]) -> list[Reason]:
 
 
 WORKER_OUTSIDE_UK: Guard[HireSubject] = Guard(
-    "worker_outside_uk", "Defined CoS are for workers applying from outside the UK.", _worker_outside_uk
+    "worker_outside_uk",
+    "Defined CoS are for workers applying from outside the UK.",
+    _worker_outside_uk,
+    reasons=("worker_location_unknown", "defined_cos_needs_worker_outside_uk"),
 )
 
 # From `draft` a CoS is assigned straight from the undefined allocation; from `cos_granted` it is the
@@ -385,6 +402,11 @@ COS_TYPE_FITS_LOCATION: Guard[HireSubject] = Guard(
     "cos_type_fits_location",
     "An undefined CoS (assigned from draft) is for a worker inside the UK; a defined CoS for one outside.",
     _cos_type_fits_location,
+    reasons=(
+        "worker_location_unknown",
+        "undefined_cos_needs_worker_inside_uk",
+        "defined_cos_needs_worker_outside_uk",
+    ),
 )
 
 
@@ -430,6 +452,7 @@ UNDEFINED_COS_LEFT: Guard[HireSubject] = Guard(
     "Assigning an undefined CoS needs one left in the organisation's annual allocation.",
     _undefined_cos_left,
     reads=frozenset({"undefined_cos_remaining", "undefined_cos_year"}),
+    reasons=("cos_allocation_unknown", "allocation_year_not_current", "no_undefined_cos_left"),
 )
 
 COS_REFERENCE = Field("cos_reference", "the CoS reference number", "text")
@@ -487,6 +510,7 @@ PERMISSION_DATES_IN_ORDER: Guard[HireSubject] = Guard(
     "The visa permission ends after it starts, and not before the planned start date.",
     _permission_dates_in_order,
     needs_payload=True,
+    reasons=("permission_dates_out_of_order", "permission_ends_before_start_date"),
 )
 
 
@@ -510,6 +534,7 @@ RTW_CHECK_BEFORE_START: Guard[HireSubject] = Guard(
     "The right-to-work check is dated no later than the planned start date.",
     _rtw_check_before_start,
     needs_payload=True,
+    reasons=("rtw_check_after_start_date",),
 )
 
 
@@ -546,6 +571,7 @@ START_WITHIN_PERMISSION: Guard[HireSubject] = Guard(
     "Employment starts no earlier than the visa permission and the right-to-work check.",
     _start_within_permission,
     needs_payload=True,
+    reasons=("start_before_permission", "start_before_rtw_check"),
 )
 
 
@@ -572,6 +598,7 @@ def on_or_after(field: Field, previous: str, previous_label: str) -> Guard[HireS
         f"{field.label.capitalize()} is no earlier than {previous_label}.",
         check,
         needs_payload=True,
+        reasons=("date_before_previous_step",),
     )
 
 
@@ -596,6 +623,7 @@ def end_not_before_start(start: Field, end: Field) -> Guard[Subject]:
         f"{end.label.capitalize()} is not before {start.label}.",
         check,
         needs_payload=True,
+        reasons=("period_ends_before_it_starts",),
     )
 
 
@@ -616,6 +644,7 @@ NO_OPEN_ABSENCE: Guard[HireSubject] = Guard(
     "An open-ended absence is recorded only when no other is open.",
     _no_open_absence,
     needs_payload=True,
+    reasons=("absence_already_open",),
 )
 
 
@@ -636,7 +665,10 @@ def _absence_open(inp: GuardInput[HireSubject]) -> list[Reason]:
 
 
 ABSENCE_OPEN: Guard[HireSubject] = Guard(
-    "absence_open", "An unauthorised absence is open, and ends no earlier than it began.", _absence_open
+    "absence_open",
+    "An unauthorised absence is open, and ends no earlier than it began.",
+    _absence_open,
+    reasons=("no_open_absence", "period_ends_before_it_starts"),
 )
 
 
@@ -685,6 +717,7 @@ NEW_COS_FITS_PURPOSE: Guard[HireSubject] = Guard(
     "An extension keeps the SOC code and comes before permission ends; a change of employment changes the SOC code.",
     _new_cos_fits_purpose,
     needs_payload=True,
+    reasons=("same_soc_code", "extension_changes_soc_code", "extension_after_permission_ended"),
 )
 
 
@@ -708,6 +741,7 @@ APPLIED_IN_TIME: Guard[HireSubject] = Guard(
     "An in-country application on a new CoS is made before the current permission ends.",
     _applied_in_time,
     needs_payload=True,
+    reasons=("application_after_permission_ended",),
 )
 
 

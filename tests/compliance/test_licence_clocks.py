@@ -101,7 +101,9 @@ async def test_a_change_of_ownership_needing_a_new_licence_is_reported_and_appli
     await licence.act("apply_for_new_licence", reference="NEW-APP-1")
     assert (await licence.deadlines())["new_licence_application"]["status"] == "met"
     r = await client.post(
-        f"/v1/obligations/{report['id']}/actions/report", json={"sms_reference": "SMS-O3"}, headers=licence.admin
+        f"/v1/obligations/{report['id']}/actions/report",
+        json={"sms_reference": "SMS-O3"},
+        headers=licence.admin | {"If-Match": f'"{report["version"]}"'},
     )
     assert r.json()["status"] == "reported"
 

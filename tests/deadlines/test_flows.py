@@ -59,13 +59,22 @@ async def test_a_no_show_opens_an_obligation_that_breaches_and_can_still_be_repo
     counts = (await client.get("/v1/deadlines/counts", headers=tenant.headers())).json()
     assert counts["overdue_obligations"] == 1 and counts["by_status"]["breached"] >= 1
 
-    late = await client.post(
+    # Reporting is a versioned write like any other: without If-Match it changes nothing.
+    blind = await client.post(
         f"/v1/obligations/{owed['id']}/actions/report", json={"sms_reference": "SMS-778"}, headers=tenant.headers()
+    )
+    assert_problem(blind, 428, "precondition_required")
+    late = await client.post(
+        f"/v1/obligations/{owed['id']}/actions/report",
+        json={"sms_reference": "SMS-778"},
+        headers=tenant.headers() | {"If-Match": f'"{overdue["version"]}"'},
     )
     assert late.status_code == 200 and late.json()["reported_late"] is True
     assert late.json()["reported_on"] == "2026-01-27"
     again = await client.post(
-        f"/v1/obligations/{owed['id']}/actions/report", json={"sms_reference": "SMS-779"}, headers=tenant.headers()
+        f"/v1/obligations/{owed['id']}/actions/report",
+        json={"sms_reference": "SMS-779"},
+        headers=tenant.headers() | {"If-Match": "*"},
     )
     assert_problem(again, 409, "obligation_settled")
     work.etags[hid] = (await client.get(f"/v1/hires/{hid}", headers=tenant.headers())).headers["etag"]
@@ -111,7 +120,7 @@ async def test_sponsor_changes_count_the_main_addresss_bank_holidays(
     waived = await client.post(
         f"/v1/obligations/{r.json()['id']}/actions/waive",
         json={"reason": "reported with the key personnel change"},
-        headers=work.headers(),
+        headers=work.headers() | {"If-Match": r.headers["etag"]},
     )
     assert waived.json()["status"] == "waived"
     listed = await client.get("/v1/obligations", params={"status": "waived"}, headers=work.headers())

@@ -114,7 +114,7 @@ class Casework:
             r = await self.client.post(
                 f"/v1/obligations/{obligation['id']}/actions/report",
                 json={"sms_reference": reference},
-                headers=self.headers(),
+                headers=self.headers() | {"If-Match": f'"{obligation["version"]}"'},
             )
             assert r.status_code == 200, r.text
             reported.append(dict(r.json()))

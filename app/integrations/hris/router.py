@@ -37,7 +37,7 @@ def _base_url(request: Request) -> str:
     return str(request.base_url)
 
 
-@router.post("/hris-connections", status_code=201, responses=problem_responses(409))
+@router.post("/hris-connections", status_code=201)
 async def create_hris_connection(
     body: HrisConnectionCreate, request: Request, response: Response, session: Session, actor: Admin, now: ServiceNow
 ) -> HrisConnectionWithSecret:
@@ -68,7 +68,7 @@ async def get_hris_connection(
     return tagged(response, found)
 
 
-@router.patch("/hris-connections/{connection_id}", responses=problem_responses(412, 428))
+@router.patch("/hris-connections/{connection_id}")
 async def update_hris_connection(
     connection_id: str,
     body: HrisConnectionUpdate,
@@ -144,7 +144,7 @@ async def get_hris_event(event_id: str, session: Session, actor: HR) -> HrisEven
     return await events.get_event(session, actor.organisation_id, event_id)
 
 
-@router.post("/hris-events/{event_id}/replay", responses=problem_responses(409))
+@router.post("/hris-events/{event_id}/replay", responses=problem_responses(409, "event_not_replayable"))
 async def replay_hris_event(event_id: str, session: Session, actor: HR, book: Book, now: ServiceNow) -> HrisEventDetail:
     """Apply a failed or ignored event again now, e.g. after adding the job mapping it lacked. It still
     changes nothing if a newer event for the employee was applied since."""
@@ -185,7 +185,9 @@ _HOOK_BODY = {
 @hooks.post(
     "/hris/{connection_id}",
     status_code=202,
-    responses=problem_responses(401, 404, 413, 503),
+    responses=problem_responses(401, "signature_rejected")
+    | problem_responses(404, "not_found")
+    | problem_responses(413, "payload_too_large"),
     openapi_extra=_HOOK_BODY,
 )
 async def receive_hris_event(request: Request, session: Session, now: ServiceNow) -> HrisReceipt:

@@ -40,7 +40,9 @@ async def list_event_types(_: Authenticated) -> list[EventTypeOut]:
     return service.event_types()
 
 
-@router.post("/webhook-endpoints", status_code=201)
+@router.post(
+    "/webhook-endpoints", status_code=201, responses=problem_responses(422, "unknown_event_type", "url_refused")
+)
 async def create_webhook_endpoint(
     request: Request, response: Response, body: EndpointIn, session: Session, actor: Admin, now: ServiceNow
 ) -> EndpointWithSecret:
@@ -63,7 +65,9 @@ async def get_webhook_endpoint(endpoint_id: str, response: Response, session: Se
     return tagged(response, await service.get_endpoint(session, actor.organisation_id, endpoint_id))
 
 
-@router.patch("/webhook-endpoints/{endpoint_id}", responses=problem_responses(412, 428))
+@router.patch(
+    "/webhook-endpoints/{endpoint_id}", responses=problem_responses(422, "unknown_event_type", "url_refused")
+)
 async def update_webhook_endpoint(
     request: Request,
     endpoint_id: str,
@@ -97,7 +101,9 @@ async def rotate_webhook_secret(
     return tagged(response, rotated)
 
 
-@router.post("/webhook-endpoints/{endpoint_id}/test", status_code=202, responses=problem_responses(409))
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/test", status_code=202, responses=problem_responses(409, "endpoint_disabled")
+)
 async def test_webhook_endpoint(
     request: Request, endpoint_id: str, response: Response, session: Session, actor: Admin, now: ServiceNow
 ) -> DeliveryOut:
@@ -144,7 +150,11 @@ async def get_webhook_delivery(delivery_id: str, session: Session, actor: Admin)
     return await service.get_delivery(session, actor.organisation_id, delivery_id)
 
 
-@router.post("/webhook-deliveries/{delivery_id}/redeliver", status_code=202, responses=problem_responses(409))
+@router.post(
+    "/webhook-deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    responses=problem_responses(409, "delivery_in_flight"),
+)
 async def redeliver_webhook(delivery_id: str, session: Session, actor: Admin, now: ServiceNow) -> DeliveryOut:
     """Send the event again on a fresh schedule, in its place in seq order (same `webhook-id`)."""
     return await service.redeliver(session, actor.organisation_id, delivery_id, now)
