@@ -47,7 +47,7 @@ class Waive(BaseModel):
     reason: Text
 
 
-class ChangeKind(StrEnum):
+class OrganisationChangeKind(StrEnum):
     """Sponsor-level changes the SMS must be told of within 20 working days (facts §5.2)."""
 
     organisation_name = "organisation_name"
@@ -61,7 +61,7 @@ class ChangeKind(StrEnum):
 class OrganisationChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: ChangeKind
+    kind: OrganisationChangeKind
     effective_date: date = Field(description="the day the change happened: the 20 working days count from it")
     description: Text
     details: dict[str, Any] = Field(default_factory=dict, description="anything worth keeping for the audit")

@@ -88,7 +88,7 @@ def document(app: FastAPI, schema: dict[str, Any]) -> None:
         for r in iter_route_contexts(app.routes)
         if isinstance(r.original_route, APIRoute) and r.include_in_schema
     ]
-    gets = {path for _, path, methods in routes if "GET" in methods}
+    gets = {path: r.response_model for r, path, methods in routes if "GET" in methods}
     for route, path, methods in routes:
         for method in methods:
             operation = schema["paths"][path].get(method.lower())
@@ -125,7 +125,7 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from _calls(dependency)
 
 
-def _complete(route: RouteContext, path: str, method: str, operation: dict[str, Any], gets: set[str]) -> None:
+def _complete(route: RouteContext, path: str, method: str, operation: dict[str, Any], gets: dict[str, Any]) -> None:
     calls = set(_calls(route.dependant))
     names = {getattr(call, "__qualname__", "") for call in calls}
     api = path.startswith("/v1/")
@@ -190,7 +190,8 @@ def _complete(route: RouteContext, path: str, method: str, operation: dict[str, 
         responses[str(code_status)] = problem_response_doc(code_status, listed)
     operation["responses"] = responses = dict(sorted(responses.items()))
     versioned = _versioned(route)
-    creates_at = path in gets or any(g.startswith(path + "/{") for g in gets)
+    # Where a 201 points: the item route below the collection, or a singleton read at the same path.
+    creates_at = (path in gets and gets[path] is route.response_model) or any(g.startswith(path + "/{") for g in gets)
     for status, response in responses.items():
         headers = response.setdefault("headers", {})
         headers["X-Request-ID"] = _ref("X-Request-ID")

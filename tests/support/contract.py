@@ -59,6 +59,11 @@ def undocumented(document: dict[str, Any], method: str, path: str, response: htt
     where = f"{method} {template} answered {status}"
     if str(status) not in operation["responses"]:
         return f"{where}, a status it does not document"
+    documented_headers = operation["responses"][str(status)].get("headers", {})
+    promised = {"ETag", "Location", "X-Request-ID", "Retry-After"} & set(documented_headers)
+    missing = {name for name in promised if name not in response.headers}
+    if missing:
+        return f"{where} without the headers it documents: {sorted(missing)}"
     if response.headers.get("content-type") != PROBLEM_JSON:
         return None
     code = response.json().get("code")

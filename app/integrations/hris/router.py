@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from app.api.cursors import Page
 from app.api.etags import tagged
@@ -95,7 +95,8 @@ async def rotate_hris_connection_secret(
     session: Session,
     actor: Admin,
     now: ServiceNow,
-    body: HrisSecretRotation | None = None,
+    # One concrete, optional body (not `X | None`): generated clients send it or leave it out.
+    body: Annotated[HrisSecretRotation, Body(default_factory=HrisSecretRotation)],
 ) -> HrisConnectionWithSecret:
     """Replace the signing secret (shown once, in this answer). The previous one keeps verifying for the
     grace period, so the HRIS can be switched over without refused deliveries."""
@@ -104,7 +105,7 @@ async def rotate_hris_connection_secret(
         actor.organisation_id,
         actor_of(actor),
         connection_id,
-        body or HrisSecretRotation(),
+        body,
         _box(request),
         request.app.state.settings,
         now,
