@@ -63,12 +63,20 @@ naming it in the `Sponsorflow-Organisation` header. Another organisation's objec
 ## Errors
 Every error is [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/problem+json` with a
 stable `code`; `errors` lists field problems (422) and `reasons` explains a refused action (409).
-`503 database_busy` comes with `Retry-After`: retry it. Every response carries `X-Request-ID`
-(send your own to correlate logs).
+Each operation lists, per status, the codes it can answer with one example each; an action lists its
+refusal reasons (`x-refusal-reasons`). `503 database_busy` comes with `Retry-After`: retry it. Every
+response carries `X-Request-ID` (send your own to correlate logs). A path outside this document answers
+`404` (`not_found`, or `unknown_action` for an action no workflow has).
+
+## Actions
+Each workflow action is an operation of its own, `POST /v1/hires/{hire_id}/actions/request_cos` and so
+on, with its own body; `GET /v1/hires/{hire_id}` lists the `available_actions` now.
 
 ## Concurrency: ETags
-Versioned resources return an `ETag`. Writes to them need `If-Match` with that ETag: a stale one
-answers `412 precondition_failed` and changes nothing; none answers `428 precondition_required`.
+Versioned resources return an `ETag`. Writes that change what you read (PATCH, every action,
+obligation reports and waivers) need `If-Match` with that ETag, marked required on each: a stale one
+answers `412 precondition_failed` (with the current ETag) and changes nothing; none answers
+`428 precondition_required`.
 
 ## Safe retries: Idempotency-Key
 Any POST accepts `Idempotency-Key` (1 to 255 characters, unique per request, per API key). A repeat
