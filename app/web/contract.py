@@ -193,7 +193,8 @@ def _complete(route: RouteContext, path: str, method: str, operation: dict[str, 
     # Where a 201 points: the item route below the collection, or a singleton read at the same path.
     creates_at = (path in gets and gets[path] is route.response_model) or any(g.startswith(path + "/{") for g in gets)
     for status, response in responses.items():
-        headers = response.setdefault("headers", {})
+        # A copy: FastAPI shares a route's declared response headers with every schema it builds.
+        headers = response["headers"] = dict(response.get("headers", {}))
         headers["X-Request-ID"] = _ref("X-Request-ID")
         ok = status.startswith("2")
         if (ok and versioned) or status == "412":
