@@ -19,9 +19,9 @@ def _tagged(response: Response, hold: LegalHoldOut) -> LegalHoldOut:
 
 
 @router.get("/hires/{hire_id}/legal-hold")
-async def get_legal_hold(hire_id: str, session: Session, actor: Viewer) -> LegalHoldOut:
+async def get_legal_hold(hire_id: str, response: Response, session: Session, actor: Viewer) -> LegalHoldOut:
     """Whether a legal hold keeps the case's personal data past its retention date."""
-    return await service.get_legal_hold(session, actor.organisation_id, hire_id)
+    return _tagged(response, await service.get_legal_hold(session, actor.organisation_id, hire_id))
 
 
 @router.put("/hires/{hire_id}/legal-hold", responses=problem_responses(409, "personal_data_erased"))

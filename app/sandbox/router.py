@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.db.session import Session
 from app.errors import ProblemError
@@ -32,13 +33,16 @@ async def create_test_clock(
     _sandbox(request)
     clock = await service.create_test_clock(session, body, now)
     response.headers["Location"] = f"/v1/test-clocks/{clock.id}"
-    return clock
+    return tagged(response, clock)
 
 
 @router.get("/test-clocks/{clock_id}", responses=problem_responses(403, "sandbox_disabled"))
-async def get_test_clock(request: Request, clock_id: str, session: Session, principal: Authenticated) -> TestClockOut:
+async def get_test_clock(
+    request: Request, clock_id: str, response: Response, session: Session, principal: Authenticated
+) -> TestClockOut:
     _sandbox(request)
-    return await service.get_test_clock(session, clock_id, _own_clock(principal), sees_all=principal.is_platform)
+    clock = await service.get_test_clock(session, clock_id, _own_clock(principal), sees_all=principal.is_platform)
+    return tagged(response, clock)
 
 
 @router.post(
