@@ -4,14 +4,17 @@ the seed data (one employed hire walked through the real API, then cloned in SQL
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
 from httpx import ASGITransport, AsyncClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -65,7 +69,9 @@ def ensure_wrk() -> str:
     return found
 
 
-# Each wrk thread picks a random row per request; `done` prints one machine-readable line.
+# Each wrk thread picks a random row per request, or sends the next of the prepared raw requests in
+# BENCH_REQUESTS (NUL-separated; thread t of n sends the t-th, (t+n)-th, ... so none is sent twice);
+# `done` prints one machine-readable line.
 _LUA = """
 local rows = tonumber(os.getenv("BENCH_ROWS"))
 local template = os.getenv("BENCH_PATH")
@@ -75,12 +81,34 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["If-Match"] = "*"
 local key = os.getenv("BENCH_KEY")
 if key ~= nil and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
+local threads = tonumber(os.getenv("BENCH_THREADS"))
+local started = 0
+local prepared = nil
+local sent = 0
+
+function setup(thread)
+  thread:set("thread_no", started)
+  started = started + 1
+end
 
 function init(args)
   math.randomseed(tonumber(tostring({}):match("0x(%x+)"), 16) % 2147483647)
+  local path = os.getenv("BENCH_REQUESTS")
+  if path ~= nil and path ~= "" then
+    local f = assert(io.open(path, "rb"))
+    local data = f:read("*a")
+    f:close()
+    prepared = {}
+    for req in string.gmatch(data, "([^%z]+)") do prepared[#prepared + 1] = req end
+  end
 end
 
 function request()
+  if prepared ~= nil then
+    local i = (sent * threads + thread_no) % #prepared + 1
+    sent = sent + 1
+    return prepared[i]
+  end
   return wrk.format(nil, string.format(template, math.random(rows)))
 end
 
@@ -101,6 +129,8 @@ class Load:
     rows: int = 1
     body: str = ""
     key: str = ""
+    requests: Path | None = None  # prepared raw requests, sent in turn instead (see _LUA)
+    prepared: int = 0  # how many: more requests than that would repeat some
 
 
 @dataclass(frozen=True)
@@ -108,9 +138,20 @@ class Measured:
     requests_per_second: float
     p50_ms: float
     p99_ms: float
+    # CPU time per request, of the server's processes and of the PostgreSQL backends serving it: what a
+    # request costs whatever else the machine is doing (the rates move with the machine's load).
+    app_cpu_ms: float = 0.0
+    db_cpu_ms: float = 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.app_cpu_ms + self.db_cpu_ms
 
 
-def run_wrk(wrk: str, base_url: str, load: Load, seconds: float, connections: int, workdir: Path) -> Measured:
+def run_wrk(wrk: str, server: Server | str, load: Load, seconds: float, connections: int, workdir: Path) -> Measured:
+    """`wrk` against a server; with a `Server`, its CPU time per request too."""
+    base_url = server.url if isinstance(server, Server) else server
+    meter = CpuMeter(server) if isinstance(server, Server) else None
     script = workdir / "bench.lua"
     if not script.exists():
         script.write_text(_LUA)
@@ -121,20 +162,106 @@ def run_wrk(wrk: str, base_url: str, load: Load, seconds: float, connections: in
         "BENCH_METHOD": load.method,
         "BENCH_BODY": load.body,
         "BENCH_KEY": load.key,
+        "BENCH_REQUESTS": str(load.requests or ""),
     }
     threads = min(2, connections)
+    env["BENCH_THREADS"] = str(threads)
     cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(script), base_url]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    with meter or contextlib.nullcontext():
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     line = next((ln for ln in out.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no summary:\n{out}")
     requests, duration_us, bad_status, socket_errors, p50_us, p99_us = (int(v) for v in line.split()[1:])
+    if load.requests is not None and requests > load.prepared:
+        raise RuntimeError(f"{load.path}: {requests} requests sent, {load.prepared} prepared: some were repeats")
     if bad_status or socket_errors:
         raise RuntimeError(
             f"{load.method} {load.path}: {bad_status} non-2xx answers and {socket_errors} socket errors "
             f"out of {requests}: the figures would measure failures"
         )
-    return Measured(requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000)
+    measured = Measured(requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000)
+    if meter is None or not requests:
+        return measured
+    return replace(measured, app_cpu_ms=meter.app * 1000 / requests, db_cpu_ms=meter.db * 1000 / requests)
+
+
+# --- CPU time, from /proc ------------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+# A backend's title: `postgres: 15/main: user database host(port) activity` (update_process_title).
+_BACKEND = re.compile(r"^postgres: (?:[^:]+: )?\S+ (\S+) \S+\(\d+\)")
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, utime + stime in seconds) of a live process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _cpu(server: Server) -> tuple[float, dict[int, float]]:
+    """CPU seconds used so far by the server's process tree, and by each PostgreSQL backend connected to
+    its database."""
+    stats: dict[int, tuple[int, float]] = {}
+    backends: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        found = _stat(pid)
+        if found is None:
+            continue
+        stats[pid] = found
+        if server.database is not None:
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            match = _BACKEND.match(title)
+            if match and match.group(1) == server.database:
+                backends[pid] = found[1]
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    app, todo = 0.0, [server.pid]
+    while todo:
+        pid = todo.pop()
+        app += stats[pid][1] if pid in stats else 0.0
+        todo += children.get(pid, [])
+    return app, backends
+
+
+class CpuMeter:
+    """The CPU seconds a server and its backends use while the block runs. Backends are sampled every
+    0.2 s meanwhile: a pool closes its overflow connections, and a backend that has exited is no longer in
+    /proc (what one used after its last sample is missed)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.app = self.db = 0.0
+        self._stop = threading.Event()
+        self._seen: dict[int, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self._app_before, self._db_before = _cpu(self.server)
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            self._seen.update(_cpu(self.server)[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        app, backends = _cpu(self.server)
+        self._seen.update(backends)
+        self.app = app - self._app_before
+        self.db = sum(seconds - self._db_before.get(pid, 0.0) for pid, seconds in self._seen.items())
 
 
 # --- servers under test ------------------------------------------------------------------------------
@@ -146,9 +273,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+    database: str | None  # the PostgreSQL database it uses, whose backends' CPU time is its own
+
+
 @contextlib.contextmanager
-def serving(factory: str, env: dict[str, str], workers: int, log: Path) -> Iterator[str]:
-    """uvicorn serving an app factory on a free port; yields its base URL, stops it on exit."""
+def serving(
+    factory: str, env: dict[str, str], workers: int, log: Path, database_url: str | None = None
+) -> Iterator[Server]:
+    """uvicorn serving an app factory on a free port, stopped on exit. `database_url` names the
+    PostgreSQL database whose backends it uses (each server under test has its own)."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port),
@@ -159,7 +296,8 @@ def serving(factory: str, env: dict[str, str], workers: int, log: Path) -> Itera
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(port, proc, log)
-        yield base
+        database = make_url(database_url).database if database_url and database_url.startswith("postgres") else None
+        yield Server(base, proc.pid, database)
     finally:
         proc.terminate()
         try:
@@ -209,8 +347,30 @@ async def drop_pg(database: str) -> None:
         await conn.close()
 
 
+# Production refuses to start without HRIS encryption keys other than the development one: one made
+# for this run, shared by the seeding code and the servers it starts.
+_ENCRYPTION_KEYS = json.dumps([Fernet.generate_key().decode()])
+
+
 def bench_settings(url: str) -> Settings:
-    return Settings(database_url=url, environment="production", scheduler_enabled=False, bootstrap_dev_keys=False)
+    return Settings(
+        database_url=url,
+        environment="production",
+        scheduler_enabled=False,
+        bootstrap_dev_keys=False,
+        hris_encryption_keys=json.loads(_ENCRYPTION_KEYS),
+    )
+
+
+def production_env(url: str, **extra: str) -> dict[str, str]:
+    """The environment of a service under test: production settings, JSON logs, this run's keys."""
+    return {
+        "SPONSORFLOW_DATABASE_URL": url,
+        "SPONSORFLOW_ENVIRONMENT": "production",
+        "SPONSORFLOW_LOG_FORMAT": "json",
+        "SPONSORFLOW_HRIS_ENCRYPTION_KEYS": _ENCRYPTION_KEYS,
+        **extra,
+    }
 
 
 # --- seed data ---------------------------------------------------------------------------------------
@@ -219,6 +379,7 @@ def bench_settings(url: str) -> Settings:
 @dataclass
 class Seeded:
     organisation_id: str
+    admin_key: str
     hr_key: str
     viewer_key: str
     hires: int
@@ -258,7 +419,7 @@ async def seed(engine: AsyncEngine, url: str, hires: int) -> Seeded:
         await clone_hires(conn, hires)
         deadlines = (await conn.execute(text("SELECT count(*) FROM deadlines"))).scalar_one()
         await conn.execute(text("ANALYZE"))
-    return Seeded(org.id, keys[Role.hr], keys[Role.viewer], hires, today, int(deadlines))
+    return Seeded(org.id, keys[Role.admin], keys[Role.hr], keys[Role.viewer], hires, today, int(deadlines))
 
 
 async def _walk_to_employed(client: AsyncClient, admin: str, hr: str, today: date) -> str:

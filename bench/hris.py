@@ -132,13 +132,36 @@ async def set_up(client: httpx.AsyncClient, key: str) -> tuple[str, str]:
         r = await client.post(f"/v1/licence/actions/{action}", json=body, headers=h | {"If-Match": r.headers["etag"]})
         r.raise_for_status()
     (await client.put("/v1/job-mappings/ENG-2", json={"soc_code": "2134"}, headers=h)).raise_for_status()
-    r = await client.post("/v1/hris-connections", json={"name": "bench", "provider": "standard"}, headers=h)
+    return await connect(client, key)
+
+
+async def connect(client: httpx.AsyncClient, admin_key: str) -> tuple[str, str]:
+    """A Standard Webhooks connection: its receiving path (after `/hooks/`) and signing secret."""
+    r = await client.post(
+        "/v1/hris-connections",
+        json={"name": "bench", "provider": "standard"},
+        headers={"Authorization": f"Bearer {admin_key}"},
+    )
     r.raise_for_status()
     return str(r.json()["receiving_url"]).split("/hooks/")[1], str(r.json()["signing_secret"])
 
 
-def deliveries(first: int, employees: int, events: int, base: datetime) -> list[tuple[str, int, bytes]]:
-    """(message id, employee, body): every employee's events in order, the employees interleaved."""
+def signed_headers(signer: Webhook, message_id: str, body: bytes) -> dict[str, str]:
+    """A delivery's Standard Webhooks headers, signed now."""
+    now = datetime.now(UTC)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signer.sign(message_id, now, body.decode()),
+        "content-type": "application/json",
+    }
+
+
+def deliveries(
+    first: int, employees: int, events: int, base: datetime, *, sponsored: bool = True
+) -> list[tuple[str, int, bytes]]:
+    """(message id, employee, body): every employee's events in order, the employees interleaved;
+    `sponsored=False` for employees the connection's selector leaves out."""
     per = events // employees
     out = []
     for step in range(per):
@@ -154,7 +177,7 @@ def deliveries(first: int, employees: int, events: int, base: datetime) -> list[
                 "weekly_hours": "37.5",
                 "start_date": "2027-03-01",
                 "inside_uk": False,
-                "requires_sponsorship": True,
+                "requires_sponsorship": sponsored,
             }
             at = base + timedelta(seconds=step)
             body = {"type": f"employee.{kind}", "occurred_at": at.isoformat(), "employee": employee}
@@ -176,13 +199,7 @@ async def burst(
     async def client_loop() -> None:
         while not queue.empty():
             message_id, _, body = queue.get_nowait()
-            now = datetime.now(UTC)
-            headers = {
-                "webhook-id": message_id,
-                "webhook-timestamp": str(int(now.timestamp())),
-                "webhook-signature": signer.sign(message_id, now, body.decode()),
-                "content-type": "application/json",
-            }
+            headers = signed_headers(signer, message_id, body)
             sent = time.perf_counter()
             r = await client.post(f"/hooks/{path}", content=body, headers=headers)
             while r.status_code == 503:  # busy: retried after Retry-After, as an HRIS would

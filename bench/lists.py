@@ -34,6 +34,7 @@ from bench.harness import (
     drop_pg,
     ensure_wrk,
     hire_id,
+    production_env,
     recreate_pg,
     run_wrk,
     seed,
@@ -81,12 +82,7 @@ def measure(database: str, n: int, args: argparse.Namespace, wrk: str, tmp: Path
     url, key, cursors = asyncio.run(prepare(database, n, args, tmp))
     # No embedded worker: its start-up rule-change sweep walks every live case, which is not what this
     # measures (and takes long at a million cases).
-    env = {
-        "SPONSORFLOW_DATABASE_URL": url,
-        "SPONSORFLOW_ENVIRONMENT": "production",
-        "SPONSORFLOW_LOG_FORMAT": "json",
-        "SPONSORFLOW_SCHEDULER_ENABLED": "false",
-    }
+    env = production_env(url, SPONSORFLOW_SCHEDULER_ENABLED="false")
     found: dict[tuple[str, str], float] = {}
     with serving("bench.serving:service_app", env, 1, tmp / f"lists-{database}-{n}.log") as base:
         for name, path in LISTS:
