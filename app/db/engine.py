@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -21,12 +22,21 @@ registry.register("sqlite.sponsorflow_inline", "app.db.sqlite", "SQLiteDialect_i
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         return _sqlite_engine(settings)
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (a restart, a terminated backend) is known without a
+    round trip: asyncpg saw its socket close. The pool then opens another. SQLAlchemy's pre-ping would
+    ask the server instead, three round trips (BEGIN, `;`, ROLLBACK) on every checkout."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the database server closed this connection")
 
 
 def _sqlite_engine(settings: Settings) -> AsyncEngine:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+import asyncpg
 import pytest
 from cryptography.fernet import Fernet
 from httpx import AsyncClient
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import SessionTransaction
 
 from app.config import Settings
@@ -107,6 +110,28 @@ async def test_operation_ids_read_well_in_generated_clients(client: AsyncClient)
     assert all(re.fullmatch(r"[a-z][A-Za-z]+", i) for i in ids), ids
     assert "Problem" in spec["components"]["schemas"]
     assert "Idempotency-Key" in spec["info"]["description"]
+
+
+@pytest.mark.postgres_only
+async def test_a_connection_the_server_closed_is_replaced_without_failing_a_request(
+    client: AsyncClient, tenant: Tenant, db: AsyncEngine
+) -> None:
+    headers = tenant.headers("viewer")
+    assert (await client.get("/v1/hires", headers=headers)).status_code == 200  # the pool holds a connection
+    admin = await asyncpg.connect(db.url.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        others = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        pids = [row["pid"] for row in await admin.fetch(others)]
+        assert pids
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", pids)
+        for _ in range(200):  # until those backends have exited, their sockets closed
+            if not await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", pids):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await admin.close()
+    r = await client.get("/v1/hires", headers=headers)
+    assert r.status_code == 200, r.text
 
 
 async def test_health_and_readiness(client: AsyncClient) -> None:
