@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import TextClause, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.cursors import cursor_field, encode_cursor
 from app.audit.models import Event, OutboxMessage
 from app.audit.schemas import Actor, EventFeed, EventOut
 from app.db.base import UTCDateTime
+from app.db.folding import Folded, take_pending
 from app.db.transactions import read_transaction
 from app.ids import new_id
 from app.organisations.models import Organisation
@@ -96,7 +97,12 @@ async def record(
         for e in events
     ]
     payloads = [e.model_dump(mode="json") for e in events]
-    await session.flush()  # the case's own writes first: the counter row lock is then held only briefly
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    # On PostgreSQL what the session holds pending goes into the append's own statement (app.db.folding);
+    # otherwise the case's own writes first: the counter row lock is then held only briefly.
+    folded = take_pending(session) if postgresql else None
+    if folded is None:
+        await session.flush()
     shared = {
         "organisation_id": organisation_id,
         "actor_type": actor.type,
@@ -105,8 +111,8 @@ async def record(
         "request_id": request_id,
         "occurred_at": now,
     }
-    if session.get_bind().dialect.name == "postgresql":
-        first = await _append_in_one_statement(session, rows, payloads, shared)
+    if postgresql:
+        first = await _append_in_one_statement(session, rows, payloads, shared, folded or Folded())
     else:
         first = await _append(session, rows, payloads, shared)
     for offset, event in enumerate(events):
@@ -146,10 +152,10 @@ async def _take_seqs(session: AsyncSession, organisation_id: str, n: int) -> int
 
 
 # The events and their outbox rows arrive as one JSON array; each outbox payload is the event as
-# readers see it (built in Python, as for SQLite) with its sequence number set here.
-_APPEND_PG = text(
-    """
-WITH counter AS (
+# readers see it (built in Python, as for SQLite) with its sequence number set here. The folded writes'
+# CTEs come first.
+_APPEND_PG = """
+WITH {folded}counter AS (
     UPDATE organisations SET event_seq = event_seq + :n WHERE id = :organisation_id RETURNING event_seq
 ), drafts AS (
     SELECT d.*, counter.event_seq - :n + d.ord AS seq
@@ -170,16 +176,35 @@ WITH counter AS (
 )
 SELECT event_seq - :n + 1 FROM counter
 """
-).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
+# One statement per shape of folded writes (tables and columns): built once each, like the others.
+_APPENDS: dict[str, TextClause] = {}
+
+
+def _append_statement(folded_ctes: list[str]) -> TextClause:
+    prefix = "".join(f"{cte},\n" for cte in folded_ctes)
+    found = _APPENDS.get(prefix)
+    if found is None:
+        found = _APPENDS[prefix] = text(_APPEND_PG.replace("{folded}", prefix, 1)).bindparams(
+            bindparam("occurred_at", type_=UTCDateTime())
+        )
+    return found
 
 
 async def _append_in_one_statement(
-    session: AsyncSession, rows: list[dict[str, Any]], payloads: list[dict[str, Any]], shared: dict[str, Any]
+    session: AsyncSession,
+    rows: list[dict[str, Any]],
+    payloads: list[dict[str, Any]],
+    shared: dict[str, Any],
+    folded: Folded,
 ) -> int:
     drafts = [
         {**row, "ord": i + 1, "payload": payload} for i, (row, payload) in enumerate(zip(rows, payloads, strict=True))
     ]
-    first = await session.execute(_APPEND_PG, {**shared, "n": len(rows), "rows": json.dumps(drafts)})
+    ctes, folded_params = folded.ctes()
+    first = await session.execute(
+        _append_statement(ctes), {**shared, **folded_params, "n": len(rows), "rows": json.dumps(drafts)}
+    )
+    folded.forget(session)
     return int(first.scalar_one())
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
+from app.db.folding import fold_writes
 
 
 class Deadline(Base):
@@ -51,3 +52,7 @@ class Deadline(Base):
     def closed(status: str, now: datetime) -> dict[str, Any]:
         """The columns of a row that will fire no more (met, cancelled or breached), for UPDATEs and rows."""
         return {"status": status, "next_fire_at": None, "warn_at": None, "pending_warnings": [], "settled_at": now}
+
+
+# Plain rows: an action's writes of them go out with its audit append, in one statement (app.db.folding).
+fold_writes(Deadline)

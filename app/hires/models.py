@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
+from app.db.folding import fold_writes
 
 
 class Hire(Base):
@@ -109,3 +110,7 @@ class Hire(Base):
     def new_cos_assigned_on(self) -> date | None:
         """The assignment date of the new CoS pending for an employed worker."""
         return date.fromisoformat(self.pending_cos["assigned_on"]) if self.pending_cos else None
+
+
+# Plain rows: an action's writes of them go out with its audit append, in one statement (app.db.folding).
+fold_writes(Hire)

@@ -105,13 +105,13 @@ def facts(
 _FIND = select(Hire).where(Hire.id == bindparam("hire_id"), Hire.organisation_id == bindparam("organisation_id"))
 _FIND_LOCKED = for_update(_FIND)
 # The case with what a view of it reads of the organisation (read, never locked: only the case is).
-_FIND_WITH_STANDING = (
+FIND_WITH_STANDING = (
     select(Hire, Licence.state, CosAllocation)
     .outerjoin(Licence, and_(Licence.organisation_id == Hire.organisation_id, Licence.is_current.is_(True)))
     .outerjoin(CosAllocation, CosAllocation.organisation_id == Hire.organisation_id)
     .where(Hire.id == bindparam("hire_id"), Hire.organisation_id == bindparam("organisation_id"))
 )
-_FIND_LOCKED_WITH_STANDING = _FIND_WITH_STANDING.with_for_update(of=Hire)
+_FIND_LOCKED_WITH_STANDING = FIND_WITH_STANDING.with_for_update(of=Hire)
 
 
 async def find_with_standing(
@@ -120,7 +120,7 @@ async def find_with_standing(
     """The case (locked for update if asked) and, in the same statement, the organisation's standing as
     its view reads it: one round trip where a separate read would be a second."""
     params = {"hire_id": hire_id, "organisation_id": organisation_id}
-    row = (await session.execute(_FIND_LOCKED_WITH_STANDING if lock else _FIND_WITH_STANDING, params)).first()
+    row = (await session.execute(_FIND_LOCKED_WITH_STANDING if lock else FIND_WITH_STANDING, params)).first()
     if row is None:
         raise NotFound("hire")
     return row[0], Standing.of(row[1], row[2])

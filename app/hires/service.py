@@ -34,23 +34,20 @@ from app.hires.queries import (
     assess,
     facts,
     find,
-    find_with_standing,
     flush_unique,
     lock_standing,
     standing,
 )
 from app.hires.schemas import ACTION_PAYLOADS, HireCreate, HireOut, HireUpdate
-from app.hires.views import OpenItems, open_items, summarise, view
+from app.hires.views import OpenItems, find_with_items, open_items, summarise, view
 from app.ids import new_id
 from app.rules.book import RuleBook
 from app.workflow import HIRE
 
 
 async def get_hire(session: AsyncSession, organisation_id: str, hire_id: str, today: date, book: RuleBook) -> HireOut:
-    async with read_transaction(session):
-        hire, known = await find_with_standing(session, organisation_id, hire_id)
-        items = await open_items(session, [hire.id])
-    return summarise(hire, known, items[hire.id], today, book)
+    hire, known, items = await find_with_items(session, organisation_id, hire_id)
+    return summarise(hire, known, items, today, book)
 
 
 async def ensure_exists(session: AsyncSession, organisation_id: str, hire_id: str) -> None:
@@ -205,10 +202,10 @@ async def apply_action(
         guarded, allocation = await lock_standing(
             session, ctx.organisation_id, declared.reads, uses_allocation=action in USES_ALLOCATION
         )
-        hire, seen = await find_with_standing(session, ctx.organisation_id, hire_id, lock=True)
+        # The open items read once, under the case's lock: the guard counts the owed obligations, the view
+        # lists both.
+        hire, seen, items = await find_with_items(session, ctx.organisation_id, hire_id, lock=True)
         if_match.check(hire.version)
-        # Read once under the case's lock: the guard counts the owed obligations, the view lists both.
-        items = (await open_items(session, [hire.id]))[hire.id]
         acted = await act(session, ctx, hire, action, payload, guarded, allocation, by_system=False, items=items)
         licence_state = guarded.licence_state if "licence_state" in declared.reads else seen.licence_state
         known = (

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
+from app.db.folding import fold_writes
 
 
 class Obligation(Base):
@@ -38,3 +39,7 @@ class Obligation(Base):
     waived_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# Plain rows: an action's writes of them go out with its audit append, in one statement (app.db.folding).
+fold_writes(Obligation)

@@ -61,15 +61,14 @@ async def test_an_action_costs_the_same_statements_after_a_long_history(
     assert len(later) == len(first), (first, later)
 
 
-# An action: lock the case (with what its view reads of the licence and allocation, unlocked), read its
-# open deadlines and obligations (one statement), write the case,
-# the obligation and its deadline, then the audit counter, the event and its outbox row (one statement
-# on PostgreSQL, three on SQLite). Nothing of the licence or the CoS allocation: no guard of change_job,
-# nor of what `employed` allows, reads them.
-ACTION_BUDGET = {"postgresql": 6, "sqlite": 8}
-# A case read: the case with the licence and allocation its view reads, then its open deadlines and
-# obligations.
-READ_BUDGET = {"employed": 2, "draft": 2}
+# An action on PostgreSQL: the case locked, with what its view reads of the licence and allocation
+# (unlocked) and its open deadlines and obligations, in one statement; then the case update, the
+# obligation and its deadline, the audit counter, the event and its outbox row, in one more. On SQLite
+# (no round trips to save) the open items are a statement of their own, and the writes six.
+ACTION_BUDGET = {"postgresql": 2, "sqlite": 8}
+# A case read: the case with the licence and allocation its view reads and its open items (PostgreSQL:
+# one statement, run without a transaction around it; SQLite: two).
+READ_BUDGET = {"postgresql": 1, "sqlite": 2}
 LIST_BUDGET = 3  # the page, the standing its states need, the open items of every case on it
 
 
@@ -87,7 +86,7 @@ async def test_an_action_stays_within_its_budget(
     assert not any("FOR SHARE" in s or "count(" in s.lower() or "sponsor_size" in s for s in statements)
 
 
-@pytest.mark.parametrize("state", sorted(READ_BUDGET))
+@pytest.mark.parametrize("state", ["employed", "draft"])
 async def test_a_case_read_stays_within_its_budget(
     client: AsyncClient, tenant: Tenant, clock: FrozenClock, db: AsyncEngine, state: str
 ) -> None:
@@ -103,7 +102,7 @@ async def test_a_case_read_stays_within_its_budget(
         r = await client.get(f"/v1/hires/{hid}", headers=headers)
     assert r.status_code == 200, r.text
     assert r.json()["state"] == state
-    assert len(statements) <= READ_BUDGET[state], "\n".join(statements)
+    assert len(statements) <= READ_BUDGET[db.dialect.name], "\n".join(statements)
 
 
 async def test_a_list_page_costs_the_same_for_one_case_or_twenty(

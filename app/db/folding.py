@@ -1,0 +1,177 @@
+"""A transaction's last writes folded into one PostgreSQL statement.
+
+The ORM's flush sends one statement per table it writes (an action: the case's UPDATE, then the
+obligation's and the deadline's INSERTs), each a round trip, through the unit of work's machinery. A
+writer whose last statement is its audit append (app.audit) can instead hand what the session holds
+pending to that statement: each pending row becomes a data-modifying CTE reading its values from a JSON
+parameter (`json_populate_recordset(NULL::table, ...)`, typed by the table's own row type), and the
+whole write is one round trip. Foreign keys between the rows hold: PostgreSQL checks them at the end of
+the statement.
+
+Only classes registered with `fold_writes` are folded, and only when everything pending is of those
+classes and plain: single-table mappings without relationships, every column of a new row either set or
+with a scalar or callable Python default, no deletes, no savepoint open (an outer writer may still use
+the objects). Anything else is flushed as usual. Folded objects leave the session (expunged, still
+readable): the statement wrote them, and the commit must not write them again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Column, Table
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper, object_mapper
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.types import TypeDecorator
+
+_FOLDABLE: set[type] = set()
+
+
+def fold_writes(*classes: type) -> None:
+    """Allow these mapped classes' pending rows to be folded (see the module's docstring)."""
+    _FOLDABLE.update(classes)
+
+
+@dataclass
+class Folded:
+    """The pending writes as rows: new ones by table, and changed columns of existing ones."""
+
+    inserts: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
+    updates: list[tuple[Table, tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
+    objects: list[object] = field(default_factory=list)
+
+    def ctes(self) -> tuple[list[str], dict[str, str]]:
+        """The data-modifying CTEs (SQL) and their JSON parameters."""
+        parts: list[str] = []
+        params: dict[str, str] = {}
+        for n, (table, rows) in enumerate(self.inserts.items()):
+            columns = ", ".join(f'"{name}"' for name in rows[0])
+            parts.append(
+                f'fold_i{n} AS (INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
+                f'FROM json_populate_recordset(NULL::"{table.name}", CAST(:fold_i{n} AS json)))'
+            )
+            params[f"fold_i{n}"] = json.dumps(rows, default=_json_value)
+        for n, (table, keys, row) in enumerate(self.updates):
+            changed = ", ".join(f'"{name}" = r."{name}"' for name in row if name not in keys)
+            match = " AND ".join(f't."{name}" = r."{name}"' for name in keys)
+            parts.append(
+                f'fold_u{n} AS (UPDATE "{table.name}" AS t SET {changed} '
+                f'FROM json_populate_record(NULL::"{table.name}", CAST(:fold_u{n} AS json)) AS r WHERE {match})'
+            )
+            params[f"fold_u{n}"] = json.dumps(row, default=_json_value)
+        return parts, params
+
+    def forget(self, session: AsyncSession) -> None:
+        """The statement wrote them: the session must not write them again at commit."""
+        for obj in self.objects:
+            session.expunge(obj)
+
+
+def take_pending(session: AsyncSession) -> Folded | None:
+    """The session's pending writes as rows, or None when they must be flushed by the ORM instead."""
+    sync = session.sync_session
+    if sync.deleted or session.in_nested_transaction():
+        return None
+    dialect = sync.get_bind().dialect
+    folded = Folded()
+    for obj in sync.new:
+        mapper = _plain_mapper(obj)
+        if mapper is None:
+            return None
+        row = _new_row(obj, mapper, dialect)
+        if row is None:
+            return None
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        rows = folded.inserts.setdefault(table, [])
+        if rows and rows[0].keys() != row.keys():
+            return None
+        rows.append(row)
+        folded.objects.append(obj)
+    for obj in sync.dirty:
+        mapper = _plain_mapper(obj)
+        if mapper is None:
+            return None
+        changed = _changed_row(obj, mapper, dialect)
+        if changed is None:
+            return None
+        if len(changed[1]) > len(changed[0]):
+            table = mapper.local_table
+            assert isinstance(table, Table)
+            folded.updates.append((table, changed[0], changed[1]))
+        folded.objects.append(obj)
+    return folded
+
+
+def _plain_mapper(obj: object) -> Mapper[Any] | None:
+    if type(obj) not in _FOLDABLE:
+        return None
+    mapper = object_mapper(obj)
+    if mapper.relationships or mapper.version_id_col is not None or not isinstance(mapper.local_table, Table):
+        return None
+    return mapper
+
+
+def _columns(mapper: Mapper[Any]) -> list[tuple[str, Column[Any]]]:
+    out = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        assert isinstance(column, Column)
+        out.append((prop.key, column))
+    return out
+
+
+def _new_row(obj: object, mapper: Mapper[Any], dialect: Any) -> dict[str, Any] | None:
+    values = obj.__dict__
+    row: dict[str, Any] = {}
+    for key, column in _columns(mapper):
+        if key in values:
+            value = values[key]
+        elif column.default is not None and (column.default.is_scalar or column.default.is_callable):
+            arg: Any = column.default.arg  # type: ignore[attr-defined]
+            value = arg if column.default.is_scalar else arg(None)
+        elif column.server_default is None and column.nullable and not column.primary_key:
+            value = None
+        else:
+            return None  # the database would fill it in: the ORM knows how to fetch that
+        row[column.name] = _bound(column, value, dialect)
+    return row
+
+
+def _changed_row(obj: object, mapper: Mapper[Any], dialect: Any) -> tuple[tuple[str, ...], dict[str, Any]] | None:
+    """(primary-key column names, {those and the changed columns: values}), or None if not plain."""
+    state = instance_state(obj)
+    if state.key is None:
+        return None
+    changed = set(state.committed_state)
+    keys = tuple(column.name for column in mapper.primary_key)
+    row = dict(zip(keys, state.key[1], strict=True))
+    for key, column in _columns(mapper):
+        if key in changed:
+            if column.onupdate is not None or column.primary_key:
+                return None
+            row[column.name] = _bound(column, obj.__dict__.get(key), dialect)
+    return keys, row
+
+
+def _bound(column: Column[Any], value: Any, dialect: Any) -> Any:
+    """The value as the column's type would bind it (UTC for timestamps, for one)."""
+    kind = column.type
+    if isinstance(kind, TypeDecorator) and value is not None:
+        process: Callable[[Any, Any], Any] = kind.process_bind_param
+        value = process(value, dialect)
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot fold a value of type {type(value).__name__}")
