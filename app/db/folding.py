@@ -118,13 +118,19 @@ def _plain_mapper(obj: object) -> Mapper[Any] | None:
     return mapper
 
 
+_COLUMNS: dict[Mapper[Any], list[tuple[str, Column[Any]]]] = {}
+
+
 def _columns(mapper: Mapper[Any]) -> list[tuple[str, Column[Any]]]:
-    out = []
-    for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        assert isinstance(column, Column)
-        out.append((prop.key, column))
-    return out
+    """(attribute key, column) of a mapper, worked out once."""
+    found = _COLUMNS.get(mapper)
+    if found is None:
+        found = _COLUMNS[mapper] = []
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            assert isinstance(column, Column)
+            found.append((prop.key, column))
+    return found
 
 
 def _new_row(obj: object, mapper: Mapper[Any], dialect: Any) -> dict[str, Any] | None:

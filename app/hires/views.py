@@ -179,8 +179,12 @@ def summarise(hire: Hire, standing: Standing, items: OpenItems, today: date, boo
     return view(hire, case_facts(standing, today, assessed, len(items.obligations)), items, assessed)
 
 
+#: The fields of a case's view read straight off the case.
+_STORED_FIELDS = tuple(name for name in HireOut.model_fields if hasattr(Hire, name))
+
+
 def view(hire: Hire, facts: Facts, items: OpenItems, assessed: eligibility.Assessment | None) -> HireOut:
-    fields = {name: getattr(hire, name) for name in HireOut.model_fields if hasattr(Hire, name)}
+    fields = {name: getattr(hire, name) for name in _STORED_FIELDS}
     fields["eligibility_status"], fields["eligibility"] = assessed or (None, None)
     return HireOut(
         **fields,

@@ -199,7 +199,26 @@ async def platform_principal(principal: Authenticated) -> Principal:
 PlatformPrincipal = Annotated[Principal, Depends(platform_principal)]
 
 
-async def org_actor(request: Request, principal: Authenticated) -> OrgActor:
+_Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def org_actor(request: Request, _: _Credentials) -> OrgActor:
+    return await acting(request)
+
+
+async def acting(request: Request) -> OrgActor:
+    """Who acts for which organisation in this request, worked out once per request (the role check and
+    the organisation's clock both ask): one function, not a chain of dependencies, each of which costs
+    FastAPI a resolution per request."""
+    cached = getattr(request.state, "actor", None)
+    if isinstance(cached, OrgActor):
+        return cached
+    actor = await _acting(request, await principal_of(request))
+    request.state.actor = actor
+    return actor
+
+
+async def _acting(request: Request, principal: Principal) -> OrgActor:
     if principal.organisation_id is not None and principal.org is not None:
         return OrgActor(principal, principal.organisation_id, principal.role, principal.org)
     acting_for = request.headers.get(ORGANISATION_HEADER)
@@ -233,7 +252,8 @@ async def org_actor(request: Request, principal: Authenticated) -> OrgActor:
 
 
 def require_role(minimum: Role) -> object:
-    async def dependency(actor: Annotated[OrgActor, Depends(org_actor)]) -> OrgActor:
+    async def dependency(request: Request, _: _Credentials) -> OrgActor:
+        actor = await acting(request)
         if RANK[actor.role] < RANK[minimum]:
             raise ProblemError(
                 403,

@@ -17,7 +17,7 @@ from app.calendar import Nation
 from app.context import Context
 from app.organisations.principals import OrgActor
 from app.rules.book import RuleBook
-from app.web.auth import org_actor
+from app.web.auth import acting
 from app.web.idempotency import ApiRoute
 
 
@@ -67,9 +67,11 @@ async def _service_now(request: Request) -> datetime:
 ServiceNow = Annotated[datetime, Depends(_service_now)]
 
 
-async def _now(service_now: ServiceNow, actor: Annotated[OrgActor, Depends(org_actor)]) -> datetime:
+async def _now(request: Request) -> datetime:
     """The organisation's time: its test clock's frozen time in the sandbox, else the service clock."""
-    return actor.org.clock_time or service_now
+    actor = await acting(request)  # resolved once per request, whichever dependency asks first
+    now: datetime = actor.org.clock_time or request.app.state.clock.now()
+    return now
 
 
 Now = Annotated[datetime, Depends(_now)]
