@@ -98,11 +98,14 @@ async def record(
     ]
     payloads = [e.model_dump(mode="json") for e in events]
     postgresql = session.get_bind().dialect.name == "postgresql"
-    # On PostgreSQL what the session holds pending goes into the append's own statement (app.db.folding);
-    # otherwise the case's own writes first: the counter row lock is then held only briefly.
-    folded = take_pending(session) if postgresql else None
+    # What the session holds pending goes into the append's own statement on PostgreSQL, and out as plain
+    # Core statements elsewhere (app.db.folding); unless it cannot, then the ORM flushes it. Either way
+    # the case's own writes come before the counter, whose row lock is then held only briefly.
+    folded = take_pending(session)
     if folded is None:
         await session.flush()
+    elif not postgresql:
+        await folded.write(session)
     shared = {
         "organisation_id": organisation_id,
         "actor_type": actor.type,
@@ -200,7 +203,7 @@ async def _append_in_one_statement(
     drafts = [
         {**row, "ord": i + 1, "payload": payload} for i, (row, payload) in enumerate(zip(rows, payloads, strict=True))
     ]
-    ctes, folded_params = folded.ctes()
+    ctes, folded_params = folded.ctes(session.get_bind().dialect)
     first = await session.execute(
         _append_statement(ctes), {**shared, **folded_params, "n": len(rows), "rows": json.dumps(drafts)}
     )

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, object_mapper
 from sqlalchemy.orm.attributes import instance_state
@@ -46,26 +46,40 @@ class Folded:
     updates: list[tuple[Table, tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
     objects: list[object] = field(default_factory=list)
 
-    def ctes(self) -> tuple[list[str], dict[str, str]]:
-        """The data-modifying CTEs (SQL) and their JSON parameters."""
+    def ctes(self, dialect: Any) -> tuple[list[str], dict[str, str]]:
+        """PostgreSQL: the data-modifying CTEs (SQL) and their JSON parameters."""
         parts: list[str] = []
         params: dict[str, str] = {}
         for n, (table, rows) in enumerate(self.inserts.items()):
-            columns = ", ".join(f'"{name}"' for name in rows[0])
+            columns = ", ".join(f'"{table.c[key].name}"' for key in rows[0])
             parts.append(
                 f'fold_i{n} AS (INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
                 f'FROM json_populate_recordset(NULL::"{table.name}", CAST(:fold_i{n} AS json)))'
             )
-            params[f"fold_i{n}"] = json.dumps(rows, default=_json_value)
+            params[f"fold_i{n}"] = json.dumps([_json_row(table, row, dialect) for row in rows], default=_json_value)
         for n, (table, keys, row) in enumerate(self.updates):
-            changed = ", ".join(f'"{name}" = r."{name}"' for name in row if name not in keys)
-            match = " AND ".join(f't."{name}" = r."{name}"' for name in keys)
+            names = {key: table.c[key].name for key in row}
+            changed = ", ".join(f'"{names[key]}" = r."{names[key]}"' for key in row if key not in keys)
+            match = " AND ".join(f't."{names[key]}" = r."{names[key]}"' for key in keys)
             parts.append(
                 f'fold_u{n} AS (UPDATE "{table.name}" AS t SET {changed} '
                 f'FROM json_populate_record(NULL::"{table.name}", CAST(:fold_u{n} AS json)) AS r WHERE {match})'
             )
-            params[f"fold_u{n}"] = json.dumps(row, default=_json_value)
+            params[f"fold_u{n}"] = json.dumps(_json_row(table, row, dialect), default=_json_value)
         return parts, params
+
+    async def write(self, session: AsyncSession) -> None:
+        """Elsewhere (SQLite: no round trips to save): the same rows as Core statements, one per table
+        and changed row, without the unit of work's bookkeeping."""
+        connection = await session.connection()
+        # Parents first: SQLite checks each foreign key as the row goes in.
+        for table in sorted(self.inserts, key=_dependency_order):
+            await connection.execute(_insert(table), self.inserts[table])
+        for table, keys, row in self.updates:
+            await connection.execute(
+                _update(table, keys, tuple(row)), {f"fold_{k}" if k in keys else k: v for k, v in row.items()}
+            )
+        self.forget(session)
 
     def forget(self, session: AsyncSession) -> None:
         """The statement wrote them: the session must not write them again at commit."""
@@ -73,18 +87,47 @@ class Folded:
             session.expunge(obj)
 
 
+_ORDER: dict[Table, int] = {}
+
+
+def _dependency_order(table: Table) -> int:
+    if table not in _ORDER:
+        _ORDER.update({t: n for n, t in enumerate(table.metadata.sorted_tables)})
+    return _ORDER[table]
+
+
+_INSERTS: dict[Table, Any] = {}
+_UPDATES: dict[tuple[Table, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _insert(table: Table) -> Any:
+    found = _INSERTS.get(table)
+    if found is None:
+        found = _INSERTS[table] = table.insert()
+    return found
+
+
+def _update(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    found = _UPDATES.get((table, keys, columns))
+    if found is None:
+        where = [table.c[key] == bindparam(f"fold_{key}") for key in keys]
+        found = _UPDATES[(table, keys, columns)] = (
+            update(table).where(*where).values({key: bindparam(key) for key in columns if key not in keys})
+        )
+    return found
+
+
 def take_pending(session: AsyncSession) -> Folded | None:
     """The session's pending writes as rows, or None when they must be flushed by the ORM instead."""
     sync = session.sync_session
     if sync.deleted or session.in_nested_transaction():
         return None
-    dialect = sync.get_bind().dialect
     folded = Folded()
     for obj in sync.new:
         mapper = _plain_mapper(obj)
         if mapper is None:
             return None
-        row = _new_row(obj, mapper, dialect)
+        row = _new_row(obj, mapper)
         if row is None:
             return None
         table = mapper.local_table
@@ -98,7 +141,7 @@ def take_pending(session: AsyncSession) -> Folded | None:
         mapper = _plain_mapper(obj)
         if mapper is None:
             return None
-        changed = _changed_row(obj, mapper, dialect)
+        changed = _changed_row(obj, mapper)
         if changed is None:
             return None
         if len(changed[1]) > len(changed[0]):
@@ -133,7 +176,7 @@ def _columns(mapper: Mapper[Any]) -> list[tuple[str, Column[Any]]]:
     return found
 
 
-def _new_row(obj: object, mapper: Mapper[Any], dialect: Any) -> dict[str, Any] | None:
+def _new_row(obj: object, mapper: Mapper[Any]) -> dict[str, Any] | None:
     values = obj.__dict__
     row: dict[str, Any] = {}
     for key, column in _columns(mapper):
@@ -146,33 +189,37 @@ def _new_row(obj: object, mapper: Mapper[Any], dialect: Any) -> dict[str, Any] |
             value = None
         else:
             return None  # the database would fill it in: the ORM knows how to fetch that
-        row[column.name] = _bound(column, value, dialect)
+        row[column.key] = value
     return row
 
 
-def _changed_row(obj: object, mapper: Mapper[Any], dialect: Any) -> tuple[tuple[str, ...], dict[str, Any]] | None:
+def _changed_row(obj: object, mapper: Mapper[Any]) -> tuple[tuple[str, ...], dict[str, Any]] | None:
     """(primary-key column names, {those and the changed columns: values}), or None if not plain."""
     state = instance_state(obj)
     if state.key is None:
         return None
     changed = set(state.committed_state)
-    keys = tuple(column.name for column in mapper.primary_key)
+    keys = tuple(str(column.key) for column in mapper.primary_key)
     row = dict(zip(keys, state.key[1], strict=True))
     for key, column in _columns(mapper):
         if key in changed:
             if column.onupdate is not None or column.primary_key:
                 return None
-            row[column.name] = _bound(column, obj.__dict__.get(key), dialect)
+            row[column.key] = obj.__dict__.get(key)
     return keys, row
 
 
-def _bound(column: Column[Any], value: Any, dialect: Any) -> Any:
-    """The value as the column's type would bind it (UTC for timestamps, for one)."""
-    kind = column.type
-    if isinstance(kind, TypeDecorator) and value is not None:
-        process: Callable[[Any, Any], Any] = kind.process_bind_param
-        value = process(value, dialect)
-    return value
+def _json_row(table: Table, row: dict[str, Any], dialect: Any) -> dict[str, Any]:
+    """A row keyed by column name, each value as its column's type would bind it (UTC for timestamps)."""
+    out = {}
+    for key, value in row.items():
+        column = table.c[key]
+        kind = column.type
+        if isinstance(kind, TypeDecorator) and value is not None:
+            process: Callable[[Any, Any], Any] = kind.process_bind_param
+            value = process(value, dialect)
+        out[column.name] = value
+    return out
 
 
 def _json_value(value: Any) -> Any:
