@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.cursors import Keyset, Page, narrowed
 from app.config import Settings
 from app.db.inserts import insert_new
-from app.db.transactions import for_update, read_transaction, write_transaction
+from app.db.transactions import for_update, read_transaction, single_read, write_transaction
 from app.errors import Conflict, NotFound, ProblemError
 from app.ids import new_id
 from app.integrations.hris import inbox
@@ -67,18 +67,19 @@ class Delivered:
     content_type: str | None
 
 
+_CONNECTION = select(HrisConnection).where(
+    HrisConnection.id == bindparam("connection_id"), HrisConnection.deleted_at.is_(None)
+)
+
+
 async def receive(
     session: AsyncSession, delivered: Delivered, box: SecretBox, settings: Settings, now: datetime
 ) -> HrisReceipt:
     """Verify, store, answer. 404 for an unknown connection, 401 for a bad, missing or stale signature
     (nothing stored); a redelivery stores nothing and answers the same ids."""
-    async with read_transaction(session):
+    async with single_read(session):  # one statement: on PostgreSQL no transaction around it
         connection = (
-            await session.execute(
-                select(HrisConnection).where(
-                    HrisConnection.id == delivered.connection_id, HrisConnection.deleted_at.is_(None)
-                )
-            )
+            await session.execute(_CONNECTION, {"connection_id": delivered.connection_id})
         ).scalar_one_or_none()
     if connection is None:
         raise NotFound("HRIS connection")
