@@ -199,17 +199,14 @@ async def platform_principal(principal: Authenticated) -> Principal:
 PlatformPrincipal = Annotated[Principal, Depends(platform_principal)]
 
 
-_Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-
-
-async def org_actor(request: Request, _: _Credentials) -> OrgActor:
+async def org_actor(request: Request, _: Authenticated) -> OrgActor:
     return await acting(request)
 
 
 async def acting(request: Request) -> OrgActor:
-    """Who acts for which organisation in this request, worked out once per request (the role check and
-    the organisation's clock both ask): one function, not a chain of dependencies, each of which costs
-    FastAPI a resolution per request."""
+    """Who acts for which organisation in this request, worked out once per request: the role check and
+    the organisation's clock (app.web.routing) both ask, the clock as a plain call rather than through
+    dependencies of its own, each of which costs FastAPI a resolution per request."""
     cached = getattr(request.state, "actor", None)
     if isinstance(cached, OrgActor):
         return cached
@@ -252,8 +249,7 @@ async def _acting(request: Request, principal: Principal) -> OrgActor:
 
 
 def require_role(minimum: Role) -> object:
-    async def dependency(request: Request, _: _Credentials) -> OrgActor:
-        actor = await acting(request)
+    async def dependency(actor: Annotated[OrgActor, Depends(org_actor)]) -> OrgActor:
         if RANK[actor.role] < RANK[minimum]:
             raise ProblemError(
                 403,
