@@ -5,9 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.api.types import Day, Text
 from app.workflow.schemas import AvailableActionOut
-
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 
 
 class _Strict(BaseModel):
@@ -30,12 +29,12 @@ class LicenceOut(BaseModel):
 
 
 class Dated(_Strict):
-    effective_date: date | None = Field(default=None, description="when it happened; defaults to today (UK)")
+    effective_date: Day | None = Field(default=None, description="when it happened; defaults to today (UK)")
     reason: Text | None = None
 
 
 class Submit(_Strict):
-    submitted_on: date | None = Field(default=None, description="defaults to today (UK)")
+    submitted_on: Day | None = Field(default=None, description="defaults to today (UK)")
     priority_service: bool = Field(
         default=False, description="pre-licence priority service: decision in 10 working days"
     )
@@ -43,7 +42,7 @@ class Submit(_Strict):
 
 class Grant(_Strict):
     licence_number: Annotated[str, StringConstraints(min_length=4, max_length=40, strip_whitespace=True)]
-    effective_date: date | None = None
+    effective_date: Day | None = None
 
 
 class ChangeOfOwnership(Dated):
@@ -84,8 +83,8 @@ LICENCE_ACTION_PAYLOADS: dict[str, type[BaseModel]] = {
 
 
 class AllocationIn(_Strict):
-    year_start: date
-    year_end: date
+    year_start: Day
+    year_end: Day
     granted: int = Field(ge=0, le=100_000, description="undefined CoS granted for the allocation year")
 
     @model_validator(mode="after")

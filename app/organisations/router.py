@@ -5,6 +5,7 @@ from fastapi import Request, Response
 from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
+from app.api.types import VisibleStr
 from app.db.session import Session
 from app.errors import ProblemError
 from app.organisations import service
@@ -56,7 +57,7 @@ async def list_organisations(
 
 @router.get("/organisations/{organisation_id}")
 async def get_organisation(
-    organisation_id: str, response: Response, session: Session, principal: Authenticated
+    organisation_id: VisibleStr, response: Response, session: Session, principal: Authenticated
 ) -> OrganisationOut:
     """Read an organisation: platform keys any, organisation keys their own."""
     service.visible_organisation_id(principal, organisation_id)
@@ -66,7 +67,7 @@ async def get_organisation(
 @router.patch("/organisations/{organisation_id}", responses=problem_responses(403, "forbidden"))
 async def update_organisation(
     now: ServiceNow,
-    organisation_id: str,
+    organisation_id: VisibleStr,
     body: OrganisationUpdate,
     response: Response,
     session: Session,
@@ -96,6 +97,6 @@ async def list_api_keys(session: Session, actor: Admin, cursor: Cursor, limit: L
 
 
 @router.delete("/api-keys/{key_id}")
-async def revoke_api_key(key_id: str, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyOut:
+async def revoke_api_key(key_id: VisibleStr, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyOut:
     """Revoke a key at once. Revoking twice is harmless."""
     return await service.revoke_api_key(session, actor.organisation_id, key_id, now)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.types import PLAIN_DECIMAL, Day, VisibleStr
 from app.rules import ids
 from app.rules.book import RuleBook, RuleNotFound, RuleTypeError
 from app.rules.models import (
@@ -91,12 +92,16 @@ class ReasonOutcome(StrEnum):
         return list(ReasonOutcome).index(self)
 
 
+#: A week has 168 hours; the figure is exact to the quarter hour a contract states.
+WeeklyHours = Annotated[Decimal, Field(gt=0, le=168, max_digits=5, decimal_places=2), PLAIN_DECIMAL]
+
+
 class EligibilityInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    soc_code: str = Field(min_length=1, max_length=16, description="SOC 2020 code, 4 digits")
+    soc_code: VisibleStr = Field(min_length=1, max_length=16, description="SOC 2020 code, 4 digits")
     annual_salary: Money = Field(ge=0, description="GBP a year, as a string (e.g. '41700')")
-    weekly_hours: Decimal = Field(gt=0, description="contracted hours a week")
+    weekly_hours: WeeklyHours = Field(description="contracted hours a week")
     age_on_application_date: int | None = Field(
         default=None, ge=0, le=130, description="the worker's age on the visa application date (new entrant)"
     )
@@ -116,7 +121,7 @@ class EligibilityInput(BaseModel):
     first_sponsored_before_2024_04_04: bool = Field(
         default=False, description="first sponsored before 4 Apr 2024: the lower-rate cohort"
     )
-    cos_assignment_date: date
+    cos_assignment_date: Day
 
 
 class EligibilityReason(BaseModel):

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
+from app.api.types import VisibleStr
 from app.calendar import Nation
 from app.integrations.hris.mapping import CaseField
 from app.integrations.hris.providers import Provider
 
-FieldName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+FieldName = Annotated[VisibleStr, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=500)]
 
 
@@ -51,7 +52,7 @@ LocationMap = Annotated[
 
 
 class HrisConnectionCreate(_Strict):
-    name: str = Field(min_length=1, max_length=200, examples=["BambooHR (UK entities)"])
+    name: VisibleStr = Field(min_length=1, max_length=200, examples=["BambooHR (UK entities)"])
     provider: Provider
     signing_secret: Secret | None = Field(
         default=None,
@@ -68,7 +69,7 @@ class HrisConnectionCreate(_Strict):
 class HrisConnectionUpdate(_Strict):
     """Only the fields sent change; each replaces its whole value."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: VisibleStr | None = Field(default=None, min_length=1, max_length=200)
     selector: HrisSelectorIn | None = None
     field_map: FieldMap | None = None
     location_map: LocationMap | None = None

@@ -5,16 +5,18 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-EventTypes = list[str] | None
+from app.api.types import VisibleStr
+
+EventTypes = list[VisibleStr] | None
 _EVENT_TYPES_DOC = "the event types to receive (see `GET /v1/event-types`); null for every type, present and future"
 
 
 class EndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=1, max_length=2048, examples=["https://hooks.example.com/sponsorflow"])
+    url: VisibleStr = Field(min_length=1, max_length=2048, examples=["https://hooks.example.com/sponsorflow"])
     event_types: EventTypes = Field(default=None, min_length=1, description=_EVENT_TYPES_DOC)
-    description: str | None = Field(default=None, max_length=500)
+    description: VisibleStr | None = Field(default=None, max_length=500)
     enabled: bool = True
 
 
@@ -23,9 +25,9 @@ class EndpointUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    url: VisibleStr | None = Field(default=None, min_length=1, max_length=2048)
     event_types: EventTypes = Field(default=None, min_length=1, description=_EVENT_TYPES_DOC)
-    description: str | None = Field(default=None, max_length=500)
+    description: VisibleStr | None = Field(default=None, max_length=500)
     enabled: bool | None = None
 
 
