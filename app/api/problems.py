@@ -98,7 +98,9 @@ def _methods_of_path(request: Request) -> list[str]:
             for path, operations in request.app.openapi()["paths"].items()
         ]
         request.app.state.path_methods = table
-    return sorted({m for regex, methods in table if regex.match(request.url.path) for m in methods})
+    # The first path that matches is the one routed to (`/job-mappings/suggestions` before
+    # `/job-mappings/{hris_job_code}`), as the paths are listed in route order.
+    return next((sorted(methods) for regex, methods in table if regex.match(request.url.path)), [])
 
 
 def install(app: FastAPI) -> None:

@@ -5,7 +5,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints, model_validator
 
 from app.api.types import PLAIN_DECIMAL, BirthDay, Day, Text, VisibleStr
 from app.calendar import Nation
@@ -36,20 +36,24 @@ class HireFields(_Strict):
     nationality: VisibleStr | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3")
     date_of_birth: BirthDay | None = None
     email: EmailStr | None = None
-    inside_uk: bool | None = Field(
+    inside_uk: StrictBool | None = Field(
         default=None, description="applies from inside the UK (undefined CoS) or outside (defined CoS)"
     )
-    held_skilled_worker_permission_before_2025_07_22: bool | None = Field(
+    held_skilled_worker_permission_before_2025_07_22: StrictBool | None = Field(
         default=None, description="transitional protection for RQF 3 to 5 occupations"
     )
-    first_sponsored_before_2024_04_04: bool | None = Field(default=None, description="the lower-rate salary cohort")
-    switching_from_student_or_graduate: bool | None = Field(
+    first_sponsored_before_2024_04_04: StrictBool | None = Field(
+        default=None, description="the lower-rate salary cohort"
+    )
+    switching_from_student_or_graduate: StrictBool | None = Field(
         default=None, description="switching in the UK from a Student or Graduate visa (new-entrant salary)"
     )
-    working_towards_professional_qualification: bool | None = Field(
+    working_towards_professional_qualification: StrictBool | None = Field(
         default=None, description="working towards a recognised professional qualification (new-entrant salary)"
     )
-    postdoctoral_role: bool | None = Field(default=None, description="a postdoctoral position (new-entrant salary)")
+    postdoctoral_role: StrictBool | None = Field(
+        default=None, description="a postdoctoral position (new-entrant salary)"
+    )
     phd: PhdQualification | None = Field(
         default=None, description="a PhD relevant to the job (relevant PhD or STEM PhD salary)"
     )

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
-from app.api.types import Day, Text
+from app.api.types import Day, Text, VisibleStr
 from app.workflow.schemas import AvailableActionOut
 
 
@@ -35,19 +35,19 @@ class Dated(_Strict):
 
 class Submit(_Strict):
     submitted_on: Day | None = Field(default=None, description="defaults to today (UK)")
-    priority_service: bool = Field(
+    priority_service: StrictBool = Field(
         default=False, description="pre-licence priority service: decision in 10 working days"
     )
 
 
 class Grant(_Strict):
-    licence_number: Annotated[str, StringConstraints(min_length=4, max_length=40, strip_whitespace=True)]
+    licence_number: Annotated[VisibleStr, StringConstraints(min_length=4, max_length=40, strip_whitespace=True)]
     effective_date: Day | None = None
 
 
 class ChangeOfOwnership(Dated):
     new_owner: Text
-    needs_new_licence: bool = Field(
+    needs_new_licence: StrictBool = Field(
         description="a change in direct ownership usually needs a new licence application (and a TUPE transfer)"
     )
 
@@ -85,7 +85,7 @@ LICENCE_ACTION_PAYLOADS: dict[str, type[BaseModel]] = {
 class AllocationIn(_Strict):
     year_start: Day
     year_end: Day
-    granted: int = Field(ge=0, le=100_000, description="undefined CoS granted for the allocation year")
+    granted: StrictInt = Field(ge=0, le=100_000, description="undefined CoS granted for the allocation year")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> AllocationIn:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.api.types import Day, Text, VisibleJson
+from app.api.types import Day, Text, VisibleJson, VisibleStr
 
 ObligationStatus = Literal["open", "overdue", "reported", "waived"]
 
@@ -36,7 +36,7 @@ class ObligationOut(BaseModel):
 class Report(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sms_reference: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    sms_reference: Annotated[VisibleStr, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
     reported_on: Day | None = Field(default=None, description="defaults to today (UK); after due_on it is late")
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from app.api.types import VisibleStr
 from app.organisations.models import Nation, SponsorSize
@@ -17,7 +17,7 @@ class OrganisationCreate(BaseModel):
         description="small (or charitable) vs medium_large; sets the Immigration Skills Charge rate"
     )
     nation: Nation = Field(description="UK nation of the main address: its bank holidays count for sponsor events")
-    sandbox: bool = Field(default=False, description="sandbox organisations may be bound to a test clock")
+    sandbox: StrictBool = Field(default=False, description="sandbox organisations may be bound to a test clock")
     test_clock_id: VisibleStr | None = Field(
         default=None, description="a sandbox organisation lives at this clock's time"
     )

@@ -173,3 +173,39 @@ async def test_a_database_error_shows_no_statement_parameters(settings: Settings
     finally:
         await engine.dispose()
     assert "Ada Okafor" not in str(failed.value)
+
+
+async def test_the_audit_pack_of_a_case_not_yet_judged_is_served(
+    client: AsyncClient, tenant: Tenant, casework: Casework
+) -> None:
+    r = await client.post("/v1/hires", json={"given_name": "Ada", "family_name": "Okafor"}, headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    pack = await client.get(f"/v1/hires/{r.json()['id']}/audit-pack", headers=tenant.headers("hr"))
+    assert pack.status_code == 200, pack.text
+    assert pack.json()["job"]["salary_option"] is None
+    printable = await client.get(
+        f"/v1/hires/{r.json()['id']}/audit-pack", params={"format": "html"}, headers=tenant.headers("hr")
+    )
+    assert printable.status_code == 200, printable.text
+
+
+@pytest.mark.parametrize("months", [489_882, 121])
+async def test_a_cos_period_past_ten_years_is_refused(
+    client: AsyncClient, tenant: Tenant, db: AsyncEngine, months: int
+) -> None:
+    body = {"inside_uk": False, "cos_months": months, "sponsor_size": "small", "cos_assignment_date": "2025-04-09"}
+    r = await refused(client, db, "POST", "/v1/cost-estimates", json=body, headers=tenant.headers())
+    assert_field_refused(r, "body", "cos_months")
+
+
+@pytest.mark.parametrize("flag", [0, "true", "yes"])
+async def test_a_cohort_flag_is_a_json_boolean(client: AsyncClient, tenant: Tenant, db: AsyncEngine, flag) -> None:  # type: ignore[no-untyped-def]
+    body = SOFTWARE_ENGINEER | {"postdoctoral_role": flag}
+    r = await refused(client, db, "POST", "/v1/hires", json=body, headers=tenant.headers())
+    assert_field_refused(r, "body", "postdoctoral_role")
+
+
+async def test_405_on_a_fixed_path_allows_only_its_own_methods(client: AsyncClient, tenant: Tenant) -> None:
+    r = await client.post("/v1/job-mappings/suggestions", params={"title": "Nurse"}, headers=tenant.headers())
+    assert_problem(r, 405, "method_not_allowed")
+    assert r.headers["allow"] == "GET"

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, StringConstraints, field_validator
 
 from app.api.types import VisibleStr
 from app.calendar import Nation
@@ -77,7 +77,7 @@ class HrisConnectionUpdate(_Strict):
 
 class HrisSecretRotation(_Strict):
     signing_secret: Secret | None = Field(default=None, description="the HRIS's new secret; omit to generate one")
-    grace_period_hours: int | None = Field(
+    grace_period_hours: StrictInt | None = Field(
         default=None,
         ge=0,
         le=24 * 30,

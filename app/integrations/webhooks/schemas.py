@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from app.api.types import VisibleStr
 
@@ -17,7 +17,7 @@ class EndpointIn(BaseModel):
     url: VisibleStr = Field(min_length=1, max_length=2048, examples=["https://hooks.example.com/sponsorflow"])
     event_types: EventTypes = Field(default=None, min_length=1, description=_EVENT_TYPES_DOC)
     description: VisibleStr | None = Field(default=None, max_length=500)
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class EndpointUpdate(BaseModel):
@@ -28,7 +28,7 @@ class EndpointUpdate(BaseModel):
     url: VisibleStr | None = Field(default=None, min_length=1, max_length=2048)
     event_types: EventTypes = Field(default=None, min_length=1, description=_EVENT_TYPES_DOC)
     description: VisibleStr | None = Field(default=None, max_length=500)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class EndpointOut(BaseModel):
