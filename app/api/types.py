@@ -143,3 +143,27 @@ Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant), CASE_DAYS]
 #: Appended to a Decimal's own constraints (`Annotated[Decimal, Field(max_digits=...), PLAIN_DECIMAL]`),
 #: after them, so the schema keeps its minimum and maximum.
 PLAIN_DECIMAL = BeforeValidator(_plain_decimal)
+
+
+#: What a replay (a repeat with the same Idempotency-Key) answers in place of a secret shown once: a key or
+#: a signing secret is in the first answer only, and the idempotency record never holds it.
+SHOWN_ONCE = "[shown once]"
+SHOWN_ONCE_MARK = "x-shown-once"
+
+
+def shown_once(description: str) -> Any:
+    """The Field of a secret in a response: documented as shown once (`x-shown-once: true`)."""
+    return Field(
+        description=f"{description}; a replay of the request (same Idempotency-Key) answers `{SHOWN_ONCE}`",
+        json_schema_extra={SHOWN_ONCE_MARK: True},
+    )
+
+
+def shown_once_fields(model: object) -> frozenset[str]:
+    """The fields of a response model marked `shown_once`."""
+    fields = getattr(model, "model_fields", None) or {}
+    return frozenset(
+        name
+        for name, info in fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get(SHOWN_ONCE_MARK)
+    )

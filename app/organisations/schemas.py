@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from app.api.types import VisibleStr
+from app.api.types import VisibleStr, shown_once
 from app.organisations.models import Nation, SponsorSize
 from app.organisations.principals import Role
 
@@ -65,4 +65,4 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key: str = Field(description="the secret key: shown once, store it now")
+    key: str = shown_once("the secret key: shown once, store it now")

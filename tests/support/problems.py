@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,3 +45,15 @@ def assert_field_refused(response, *loc: str | int) -> dict:  # type: ignore[no-
     body = assert_problem(response, 422, "validation_error")
     assert [*loc] in [e["loc"] for e in body["errors"]], body
     return body
+
+
+async def tables_holding(engine: AsyncEngine, needle: str) -> set[str]:
+    """The tables with `needle` in any column of any row (text, JSON, anything rendered as text)."""
+    found = set()
+    async with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in await conn.execute(select(table)):
+                if any(needle in (v if isinstance(v, str) else json.dumps(v, default=str)) for v in row):
+                    found.add(table.name)
+                    break
+    return found

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, StringConstraints, field_validator
 
-from app.api.types import VisibleStr
+from app.api.types import VisibleStr, shown_once
 from app.calendar import Nation
 from app.integrations.hris.mapping import CaseField
 from app.integrations.hris.providers import Provider
@@ -102,7 +102,7 @@ class HrisConnectionOut(BaseModel):
 
 
 class HrisConnectionWithSecret(HrisConnectionOut):
-    signing_secret: str = Field(description="shown only now: it is stored encrypted and never shown again")
+    signing_secret: str = shown_once("shown only now: it is stored encrypted and never shown again")
 
 
 class HrisEventStatus(StrEnum):

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
-from app.api.types import VisibleStr
+from app.api.types import VisibleStr, shown_once
 
 EventTypes = list[VisibleStr] | None
 _EVENT_TYPES_DOC = "the event types to receive (see `GET /v1/event-types`); null for every type, present and future"
@@ -50,7 +50,7 @@ class EndpointOut(BaseModel):
 
 
 class EndpointWithSecret(EndpointOut):
-    secret: str = Field(description="the signing secret (`whsec_...`): shown once, store it now")
+    secret: str = shown_once("the signing secret (`whsec_...`): shown once, store it now")
 
 
 class DeliveryOut(BaseModel):
