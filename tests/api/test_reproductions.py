@@ -209,3 +209,25 @@ async def test_405_on_a_fixed_path_allows_only_its_own_methods(client: AsyncClie
     r = await client.post("/v1/job-mappings/suggestions", params={"title": "Nurse"}, headers=tenant.headers())
     assert_problem(r, 405, "method_not_allowed")
     assert r.headers["allow"] == "GET"
+
+
+async def test_a_database_error_is_logged_by_class_and_sqlstate_only(
+    client: AsyncClient,
+    tenant: Tenant,
+    app,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+) -> None:
+    class _DriverError(Exception):
+        sqlstate = "22021"
+
+    @app.get("/v1/failing-write")
+    async def failing_write() -> None:
+        raise DBAPIError(
+            "INSERT INTO hires (given_name) VALUES (?)", {"given_name": "Ada Okafor"}, _DriverError("Ada Okafor")
+        )
+
+    with caplog.at_level("ERROR", logger="sponsorflow.errors"):
+        r = await client.get("/v1/failing-write", headers=tenant.headers())
+    assert_problem(r, 500, "internal_error")
+    assert "Ada Okafor" not in caplog.text
+    assert "_DriverError (SQLSTATE 22021)" in caplog.text
