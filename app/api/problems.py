@@ -112,6 +112,9 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # The framework's answer to a body it cannot decode: it is not JSON either.
+            code, detail = "malformed_json", "the request body is not valid JSON (UTF-8)"
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route matches {request.method} {request.url.path}"
         headers = dict(exc.headers or {})

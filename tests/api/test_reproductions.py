@@ -231,3 +231,15 @@ async def test_a_database_error_is_logged_by_class_and_sqlstate_only(
     assert_problem(r, 500, "internal_error")
     assert "Ada Okafor" not in caplog.text
     assert "_DriverError (SQLSTATE 22021)" in caplog.text
+
+
+async def test_a_body_that_is_not_utf8_is_malformed_json(client: AsyncClient, tenant: Tenant, db: AsyncEngine) -> None:
+    r = await refused(
+        client,
+        db,
+        "POST",
+        "/v1/cost-estimates",
+        content=b"E~\xff\xfe",
+        headers=tenant.headers(**{"Content-Type": "application/json"}),
+    )
+    assert_problem(r, 400, "malformed_json")

@@ -102,6 +102,8 @@ def test_every_operation_survives_the_fuzzer(fuzzed_app: Any, tenant: Tenant, pl
             "checks": {
                 "enabled": True,
                 "positive_data_acceptance": {"expected-statuses": ACCEPTED_REFUSALS},
+                # A missing If-Match is `428 precondition_required` (RFC 6585), the status made for it.
+                "missing_required_header": {"expected-statuses": [400, 401, 403, 406, 415, 422, 428]},
             },
             "generation": {"max-examples": EXAMPLES, "deterministic": True, "database": "none"},
             "phases": {"stateful": {"max-steps": EXAMPLES * 2}},
