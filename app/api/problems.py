@@ -120,7 +120,7 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # The router names the methods of the one route it matched; a path has a route per method.
-            headers["Allow"] = ", ".join(_methods_of_path(request))
+            headers["Allow"] = ", ".join(_methods_of_path(request)) or headers.get("Allow", "")
         return problem_response(request, exc.status_code, code, detail, headers=headers)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
