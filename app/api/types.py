@@ -29,6 +29,8 @@ from pydantic_core import PydanticCustomError, core_schema
 #: every screen that shows the value, so a name with one never matches the same name typed again).
 VISIBLE_TEXT = r"^[^\x00\uFEFF]*$"
 
+_VISIBLE = re.compile(VISIBLE_TEXT.strip("^$"))
+
 VisibleStr = Annotated[str, Field(pattern=VISIBLE_TEXT)]
 #: A free-text note: a reason, a description.
 Text = Annotated[VisibleStr, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
@@ -49,7 +51,6 @@ def _visible_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-_VISIBLE = re.compile(VISIBLE_TEXT.strip("^$"))
 VisibleJson = Annotated[dict[str, Any], AfterValidator(_visible_json)]
 
 
