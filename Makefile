@@ -9,7 +9,7 @@ CHECK_DB := .sponsorflow/alembic-check.db
 
 PROMTOOL_DIR := .sponsorflow/tools
 
-.PHONY: install run test lint typecheck migrations-check openapi openapi-check test-sqlite test-postgres bench clean promtool
+.PHONY: install run test lint typecheck migrations-check openapi openapi-check test-sqlite test-postgres fuzz bench clean promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ test-sqlite: install
 
 test-postgres: install
 	SPONSORFLOW_TEST_DB=postgresql SPONSORFLOW_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q
+
+## schemathesis (tests/fuzz) with a larger budget than the suite's: FUZZ_EXAMPLES per operation, both databases.
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	SPONSORFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SPONSORFLOW_TEST_DB=sqlite $(BIN)/pytest -q tests/fuzz
+	SPONSORFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SPONSORFLOW_TEST_DB=postgresql SPONSORFLOW_TEST_PG_URL=$(PG_URL) \
+	  $(BIN)/pytest -q tests/fuzz
 
 ## Benchmarks (bench/README.md): the service against its floors, then list pages at 10,000 and 1,000,000
 ## cases. Needs the PostgreSQL at 127.0.0.1:5432 (databases sponsorflow_bench_*; BENCH_PG_DATABASE to rename).

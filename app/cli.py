@@ -12,6 +12,8 @@ from pathlib import Path
 import uvicorn
 
 from app.api.request_context import configure_logging
+from app.audit import administration
+from app.audit.service import SYSTEM
 from app.clock import SystemClock
 from app.config import Settings, get_settings
 from app.context import UK, uk_today
@@ -20,7 +22,6 @@ from app.db.migrations import upgrade
 from app.main import create_app
 from app.ops.metrics import instrument_pool, serve_separately
 from app.ops.multiprocess import prepare_multiprocess
-from app.organisations import service
 from app.organisations.bootstrap import bootstrap_development
 from app.organisations.principals import Role
 from app.organisations.schemas import ApiKeyCreate
@@ -106,11 +107,11 @@ def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
         engine = create_engine(settings)
         try:
             async with create_sessionmaker(engine)() as session:
-                created = await service.create_api_key(
+                created = await administration.create_api_key(
                     session,
                     args.organisation,
                     ApiKeyCreate(name=args.name, role=role),
-                    None,
+                    SYSTEM,
                     SystemClock().now(),
                 )
                 return created.key

@@ -81,7 +81,13 @@ answers `412 precondition_failed` (with the current ETag) and changes nothing; n
 ## Safe retries: Idempotency-Key
 Any POST accepts `Idempotency-Key` (1 to 255 characters, unique per request, per API key). A repeat
 replays the first response (marked `Idempotent-Replayed: true`); the same key with another body answers
-`422 idempotency_key_reused`; a repeat while the first is running answers `409`.
+`422 idempotency_key_reused`; a repeat while the first is running answers `409`. A secret shown once (an API
+key, a signing secret: fields marked `x-shown-once`) is never stored: the replay answers `[shown once]`.
+
+## Input values
+What no one means is refused with `422 validation_error` naming the field: text with NUL or a byte-order
+mark, a day not written `YYYY-MM-DD` or outside its window (`formatMinimum`/`formatMaximum`), a time without
+a time zone, an amount with spaces or an exponent, a boolean written as a number or a string.
 
 ## Lists
 Lists return `{"data": [...], "next_cursor": ...}` in a stable order; pass `cursor` to continue.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import problem_response
@@ -9,8 +10,17 @@ from app.api.problems import problem_response
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-class _TooLarge(Exception):
-    """Raised from `receive` once a streamed body passes the limit."""
+def _too_large(max_bytes: int) -> str:
+    return f"the request body is larger than {max_bytes} bytes"
+
+
+class _TooLarge(StarletteHTTPException):
+    """Raised from `receive` once a streamed body passes the limit. An HTTP exception, because the
+    framework turns any other error while reading a body into a 400 (a chunked body declares no length,
+    so only reading it finds it too large)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, _too_large(max_bytes))
 
 
 class BodyLimitMiddleware:
@@ -26,7 +36,7 @@ class BodyLimitMiddleware:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send, 413, "payload_too_large", self._too_large())
+            await self._reject(scope, receive, send, 413, "payload_too_large", _too_large(self.max_bytes))
             return
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         has_body = declared not in (None, b"0") or b"transfer-encoding" in headers
@@ -50,7 +60,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         started = False
@@ -65,10 +75,7 @@ class BodyLimitMiddleware:
         except _TooLarge:
             if started:
                 raise
-            await self._reject(scope, receive, send, 413, "payload_too_large", self._too_large())
-
-    def _too_large(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes"
+            await self._reject(scope, receive, send, 413, "payload_too_large", _too_large(self.max_bytes))
 
     @staticmethod
     async def _reject(scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -13,8 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
-from app.db.errors import is_contention, is_sqlite_busy, is_unique_violation
+from app.db.errors import describe, is_contention, is_sqlite_busy, is_unique_violation
 from app.errors import FieldError, ProblemError, Reason
 from app.request_id import current_request_id
 
@@ -83,6 +85,24 @@ _HTTP_CODES = {
 }
 
 
+_OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _methods_of_path(request: Request) -> list[str]:
+    """Every method the API documents for the request's path, read from the OpenAPI paths (compiled on
+    the first 405: no route table holds a path's methods together)."""
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(request.app.state, "path_methods", None)
+    if table is None:
+        table = [
+            (compile_path(path)[0], [m.upper() for m in operations if m in _OPERATION_METHODS])
+            for path, operations in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.path_methods = table
+    # The first path that matches is the one routed to (`/job-mappings/suggestions` before
+    # `/job-mappings/{hris_job_code}`), as the paths are listed in route order.
+    return next((sorted(methods) for regex, methods in table if regex.match(request.url.path)), [])
+
+
 def install(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
@@ -92,9 +112,16 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # The framework's answer to a body it cannot decode: it is not JSON either.
+            code, detail = "malformed_json", "the request body is not valid JSON (UTF-8)"
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route matches {request.method} {request.url.path}"
-        return problem_response(request, exc.status_code, code, detail, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # The router names the methods of the one route it matched; a path has a route per method.
+            headers["Allow"] = ", ".join(_methods_of_path(request)) or headers.get("Allow", "")
+        return problem_response(request, exc.status_code, code, detail, headers=headers)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -123,7 +150,7 @@ def install(app: FastAPI) -> None:
                 "the database is busy: retry shortly",
                 headers={"Retry-After": "1"},
             )
-        log.error("database error", exc_info=exc)
+        log.error("database error: %s", describe(exc))
         return problem_response(request, 500, "internal_error", "an unexpected error occurred")
 
     app.add_exception_handler(ProblemError, on_problem)

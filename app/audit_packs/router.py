@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.cursors import Page
 from app.api.problems import problem_responses
+from app.api.types import VisibleStr
 from app.audit_packs import bundle as bundles
 from app.audit_packs import pack as packs
 from app.audit_packs.render import render_html
@@ -37,7 +38,7 @@ def _wants_html(request: Request, document: str | None) -> bool:
     responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
 )
 async def get_hire_audit_pack(
-    hire_id: str,
+    hire_id: VisibleStr,
     request: Request,
     session: Session,
     actor: HR,
@@ -117,6 +118,6 @@ async def list_audit_pack_exports(
 
 
 @router.get("/audit-pack-exports/{export_id}")
-async def get_audit_pack_export(export_id: str, session: Session, actor: Viewer) -> AuditExportOut:
+async def get_audit_pack_export(export_id: VisibleStr, session: Session, actor: Viewer) -> AuditExportOut:
     """A bundle export's status (`running`, `completed`, `failed`) and progress (`done` of `total`)."""
     return await bundles.get_export(session, actor.organisation_id, export_id)

@@ -47,7 +47,7 @@ class PackJob(BaseModel):
     hris_job_code: str | None
     salary: Decimal | None
     weekly_hours: Decimal | None
-    salary_option: str
+    salary_option: str | None = Field(description="null until the case has the salary and job to judge")
     start_date: date | None
     actual_start_date: date | None
     ended_on: date | None

@@ -16,6 +16,9 @@ from app.config import Settings
 
 #: Connection execution option asking SQLite for BEGIN IMMEDIATE (see app.db.transactions).
 SQLITE_IMMEDIATE = "sponsorflow_sqlite_immediate"
+#: A statement's parameters hold personal data (names, emails, dates of birth): an error's message, and so
+#: any log line or traceback that prints it, shows the statement without them.
+HIDE_PARAMETERS = True
 registry.register("sqlite.sponsorflow_inline", "app.db.sqlite", "SQLiteDialect_inline")
 
 
@@ -26,6 +29,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
+        hide_parameters=HIDE_PARAMETERS,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine
@@ -44,7 +48,12 @@ def _sqlite_engine(settings: Settings) -> AsyncEngine:
     kwargs: dict[str, Any] = {"poolclass": NullPool} if in_memory else {}
     url = make_url(settings.database_url).set(drivername="sqlite+sponsorflow_inline")
     # The busy timeout is the driver's: it waits for a lock off the event loop (app.db.sqlite).
-    engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}, **kwargs)
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+        hide_parameters=HIDE_PARAMETERS,
+        **kwargs,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -10,6 +10,13 @@ def _sqlstate(exc: BaseException) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
 
 
+def describe(exc: BaseException) -> str:
+    """What a log line may say of a database error: the driver's exception class and the SQLSTATE. Its
+    message is left out: a constraint's message quotes the row's values (`Key (email)=(...)`)."""
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__} (SQLSTATE {_sqlstate(exc) or 'none'})"
+
+
 def is_sqlite_busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query
 
 from app.api.cursors import Page
+from app.api.types import Instant, VisibleStr
 from app.db.session import Session
 from app.deadlines import service
 from app.deadlines.schemas import DeadlineCounts, DeadlineOut, DeadlineStatus
@@ -23,10 +23,10 @@ async def list_deadlines(
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     status: Annotated[list[DeadlineStatus] | None, Query()] = None,
-    kind: str | None = None,
-    subject_id: str | None = Query(default=None, description="a hire, licence or obligation id"),
-    due_after: datetime | None = None,
-    due_before: datetime | None = None,
+    kind: VisibleStr | None = None,
+    subject_id: VisibleStr | None = Query(default=None, description="a hire, licence or obligation id"),
+    due_after: Instant | None = None,
+    due_before: Instant | None = None,
 ) -> Page[DeadlineOut]:
     """Deadlines soonest first, e.g. `status=pending&status=warned&due_before=...` for what breaches this week."""
     filters = service.DeadlineFilters(tuple(status or ()), kind, subject_id, due_after, due_before)

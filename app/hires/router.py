@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Body, Query, Response
@@ -8,6 +7,7 @@ from fastapi import Body, Query, Response
 from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
+from app.api.types import Day, Instant, VisibleStr
 from app.audit import service as audit
 from app.audit.schemas import EventFeed
 from app.calendar import Nation
@@ -44,11 +44,11 @@ async def list_hires(
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     state: Annotated[list[str] | None, Query(description="one or more states")] = None,
-    external_id: str | None = None,
-    soc_code: str | None = None,
-    start_date_from: date | None = None,
-    start_date_to: date | None = None,
-    updated_since: datetime | None = None,
+    external_id: VisibleStr | None = None,
+    soc_code: VisibleStr | None = None,
+    start_date_from: Day | None = None,
+    start_date_to: Day | None = None,
+    updated_since: Instant | None = None,
 ) -> Page[HireOut]:
     """List the organisation's hires, oldest first, with filters."""
     filters = service.HireFilters(
@@ -63,14 +63,16 @@ async def list_hires(
 
 
 @router.get("/hires/{hire_id}")
-async def get_hire(hire_id: str, response: Response, session: Session, actor: Viewer, now: Now, book: Book) -> HireOut:
+async def get_hire(
+    hire_id: VisibleStr, response: Response, session: Session, actor: Viewer, now: Now, book: Book
+) -> HireOut:
     """A case with its state, version (also the ETag), the actions allowed now and open deadlines."""
     return tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, uk_today(now), book))
 
 
 @router.patch("/hires/{hire_id}", responses=problem_responses(409, "fields_locked", "external_id_taken"))
 async def update_hire(
-    hire_id: str,
+    hire_id: VisibleStr,
     body: HireUpdate,
     response: Response,
     session: Session,
@@ -89,8 +91,8 @@ async def update_hire(
     openapi_extra=action_operations("hire", HIRE, ACTION_PAYLOADS),
 )
 async def apply_hire_action(
-    hire_id: str,
-    action: str,
+    hire_id: VisibleStr,
+    action: VisibleStr,
     response: Response,
     session: Session,
     actor: HR,
@@ -107,7 +109,7 @@ async def apply_hire_action(
 
 @router.get("/hires/{hire_id}/events")
 async def list_hire_events(
-    hire_id: str, session: Session, actor: Viewer, cursor: Cursor, limit: Limit = DefaultLimit
+    hire_id: VisibleStr, session: Session, actor: Viewer, cursor: Cursor, limit: Limit = DefaultLimit
 ) -> EventFeed:
     """The case's audit trail, oldest first: who did what, from which state to which, and when."""
     await service.ensure_exists(session, actor.organisation_id, hire_id)

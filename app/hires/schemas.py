@@ -5,22 +5,22 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints, model_validator
 
+from app.api.types import PLAIN_DECIMAL, BirthDay, Day, Text, VisibleStr
 from app.calendar import Nation
-from app.rules.eligibility import PhdQualification
+from app.rules.eligibility import PhdQualification, WeeklyHours
 from app.workflow.schemas import AvailableActionOut
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["45000.00"])]
-Hours = Annotated[Decimal, Field(gt=0, le=168, max_digits=5, decimal_places=2, examples=["37.5"])]
-SocCode = Annotated[str, StringConstraints(pattern=r"^\d{4}$"), Field(examples=["2136"])]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["45000.00"]), PLAIN_DECIMAL]
+Hours = Annotated[WeeklyHours, Field(examples=["37.5"])]
+SocCode = Annotated[VisibleStr, StringConstraints(pattern=r"^\d{4}$"), Field(examples=["2136"])]
 # A CoS reference as the SMS issues it: letters and digits, e.g. `C2G8H71234567X`.
 CosReference = Annotated[
-    str,
+    VisibleStr,
     StringConstraints(pattern=r"^[A-Za-z0-9]{10,14}$", to_upper=True, strip_whitespace=True),
     Field(examples=["C2G8H71234567X"]),
 ]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 
 
 class _Strict(BaseModel):
@@ -30,51 +30,55 @@ class _Strict(BaseModel):
 class HireFields(_Strict):
     """Worker and job details; every field optional so a case can start from partial HRIS data."""
 
-    external_id: str | None = Field(
+    external_id: VisibleStr | None = Field(
         default=None, max_length=100, description="your id for the hire, unique per organisation"
     )
-    nationality: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3")
-    date_of_birth: date | None = None
+    nationality: VisibleStr | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3")
+    date_of_birth: BirthDay | None = None
     email: EmailStr | None = None
-    inside_uk: bool | None = Field(
+    inside_uk: StrictBool | None = Field(
         default=None, description="applies from inside the UK (undefined CoS) or outside (defined CoS)"
     )
-    held_skilled_worker_permission_before_2025_07_22: bool | None = Field(
+    held_skilled_worker_permission_before_2025_07_22: StrictBool | None = Field(
         default=None, description="transitional protection for RQF 3 to 5 occupations"
     )
-    first_sponsored_before_2024_04_04: bool | None = Field(default=None, description="the lower-rate salary cohort")
-    switching_from_student_or_graduate: bool | None = Field(
+    first_sponsored_before_2024_04_04: StrictBool | None = Field(
+        default=None, description="the lower-rate salary cohort"
+    )
+    switching_from_student_or_graduate: StrictBool | None = Field(
         default=None, description="switching in the UK from a Student or Graduate visa (new-entrant salary)"
     )
-    working_towards_professional_qualification: bool | None = Field(
+    working_towards_professional_qualification: StrictBool | None = Field(
         default=None, description="working towards a recognised professional qualification (new-entrant salary)"
     )
-    postdoctoral_role: bool | None = Field(default=None, description="a postdoctoral position (new-entrant salary)")
+    postdoctoral_role: StrictBool | None = Field(
+        default=None, description="a postdoctoral position (new-entrant salary)"
+    )
     phd: PhdQualification | None = Field(
         default=None, description="a PhD relevant to the job (relevant PhD or STEM PhD salary)"
     )
-    job_title: str | None = Field(default=None, max_length=200)
+    job_title: VisibleStr | None = Field(default=None, max_length=200)
     soc_code: SocCode | None = None
-    hris_job_code: str | None = Field(
+    hris_job_code: VisibleStr | None = Field(
         default=None, max_length=100, description="mapped to a SOC code by the job mappings"
     )
     salary: Money | None = Field(default=None, description="annual gross salary in GBP")
     weekly_hours: Hours | None = None
-    start_date: date | None = Field(default=None, description="planned first day of work (the CoS start date)")
-    work_location: str | None = Field(default=None, max_length=200)
+    start_date: Day | None = Field(default=None, description="planned first day of work (the CoS start date)")
+    work_location: VisibleStr | None = Field(default=None, max_length=200)
     work_nation: Nation | None = Field(default=None, description="its bank holidays count for worker deadlines")
 
 
 class HireCreate(HireFields):
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str = Field(min_length=1, max_length=100)
+    given_name: VisibleStr = Field(min_length=1, max_length=100)
+    family_name: VisibleStr = Field(min_length=1, max_length=100)
 
 
 class HireUpdate(HireFields):
     """Only the fields sent change; a field the case must always have cannot be sent as null."""
 
-    given_name: str | None = Field(default=None, min_length=1, max_length=100)
-    family_name: str | None = Field(default=None, min_length=1, max_length=100)
+    given_name: VisibleStr | None = Field(default=None, min_length=1, max_length=100)
+    family_name: VisibleStr | None = Field(default=None, min_length=1, max_length=100)
 
     @model_validator(mode="after")
     def _required_fields_are_not_null(self) -> HireUpdate:
@@ -186,21 +190,21 @@ class NoPayload(_Strict):
 
 
 class RequestCos(_Strict):
-    requested_on: date | None = Field(default=None, description="defaults to today")
+    requested_on: Day | None = Field(default=None, description="defaults to today")
 
 
 class GrantCos(_Strict):
-    granted_on: date | None = None
+    granted_on: Day | None = None
 
 
 class RefusalPayload(_Strict):
-    refused_on: date | None = Field(default=None, description="the date of the refusal; defaults to today")
+    refused_on: Day | None = Field(default=None, description="the date of the refusal; defaults to today")
     reason: Text | None = None
 
 
 class AssignCos(_Strict):
     cos_reference: CosReference
-    assigned_on: date | None = Field(default=None, description="defaults to today; the rules apply by this date")
+    assigned_on: Day | None = Field(default=None, description="defaults to today; the rules apply by this date")
 
 
 class VisaService(StrEnum):
@@ -210,16 +214,16 @@ class VisaService(StrEnum):
 
 
 class SubmitVisaApplication(_Strict):
-    application_date: date
+    application_date: Day
     service: VisaService = VisaService.standard
 
 
 class GrantVisa(_Strict):
-    granted_on: date | None = Field(
+    granted_on: Day | None = Field(
         default=None, description="the date the worker was told of the grant; defaults to today"
     )
-    permission_start_date: date
-    permission_end_date: date
+    permission_start_date: Day
+    permission_end_date: Day
 
 
 class RtwMethod(StrEnum):
@@ -228,11 +232,11 @@ class RtwMethod(StrEnum):
     idsp = "idsp"
 
 
-ShareCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{9}$", to_upper=True, strip_whitespace=True)]
+ShareCode = Annotated[VisibleStr, StringConstraints(pattern=r"^[A-Za-z0-9]{9}$", to_upper=True, strip_whitespace=True)]
 
 
 class CompleteRtwCheck(_Strict):
-    rtw_check_date: date
+    rtw_check_date: Day
     method: RtwMethod
     share_code: ShareCode | None = Field(
         default=None, description="required for an online check (Home Office share code)"
@@ -246,7 +250,7 @@ class CompleteRtwCheck(_Strict):
 
 
 class StartEmployment(_Strict):
-    actual_start_date: date
+    actual_start_date: Day
 
 
 class RecordNoShow(_Strict):
@@ -254,29 +258,29 @@ class RecordNoShow(_Strict):
 
 
 class EndSponsorship(_Strict):
-    ended_on: date = Field(description="last working day, or the day sponsorship stopped")
+    ended_on: Day = Field(description="last working day, or the day sponsorship stopped")
     reason: Text
 
 
 class Withdraw(_Strict):
     reason: Text
-    withdrawn_on: date | None = Field(default=None, description="defaults to today")
+    withdrawn_on: Day | None = Field(default=None, description="defaults to today")
 
 
 class RecordAbsence(_Strict):
-    absence_start_date: date
-    absence_end_date: date | None = Field(
+    absence_start_date: Day
+    absence_end_date: Day | None = Field(
         default=None, description="the last day absent; leave out while the absence goes on (record_return ends it)"
     )
 
 
 class RecordReturn(_Strict):
-    absence_end_date: date = Field(description="the last day of the open absence")
+    absence_end_date: Day = Field(description="the last day of the open absence")
 
 
 class RecordUnpaidLeave(_Strict):
-    leave_start_date: date
-    leave_end_date: date | None = Field(
+    leave_start_date: Day
+    leave_end_date: Day | None = Field(
         default=None,
         description="the last day of leave; leave out while it goes on, then record it again with the same first day",
     )
@@ -284,17 +288,17 @@ class RecordUnpaidLeave(_Strict):
 
 class ChangeSalary(_Strict):
     new_salary: Money
-    effective_date: date
+    effective_date: Day
 
 
 class ChangeJob(_Strict):
-    effective_date: date
+    effective_date: Day
     job_title: Text
     description: Text | None = None
 
 
 class ChangeWorkLocation(_Strict):
-    effective_date: date
+    effective_date: Day
     work_location: Text
     work_nation: Nation | None = None
 
@@ -307,17 +311,17 @@ class CosPurpose(StrEnum):
 class AssignNewCos(_Strict):
     purpose: CosPurpose
     cos_reference: CosReference
-    assigned_on: date | None = Field(default=None, description="defaults to today; the rules apply by this date")
+    assigned_on: Day | None = Field(default=None, description="defaults to today; the rules apply by this date")
     soc_code: SocCode | None = Field(default=None, description="the new job's SOC code (a change of employment)")
-    job_title: str | None = Field(default=None, max_length=200)
+    job_title: VisibleStr | None = Field(default=None, max_length=200)
     salary: Money | None = Field(default=None, description="the salary on the new CoS; defaults to the current one")
     weekly_hours: Hours | None = None
 
 
 class GrantNewPermission(_Strict):
-    granted_on: date | None = Field(default=None, description="defaults to today")
-    permission_start_date: date
-    permission_end_date: date
+    granted_on: Day | None = Field(default=None, description="defaults to today")
+    permission_start_date: Day
+    permission_end_date: Day
 
 
 class PermissionChangeKind(StrEnum):
@@ -326,14 +330,14 @@ class PermissionChangeKind(StrEnum):
 
 
 class RecordPermissionChange(_Strict):
-    effective_date: date
-    permission_end_date: date = Field(description="when the worker's permission now ends")
+    effective_date: Day
+    permission_end_date: Day = Field(description="when the worker's permission now ends")
     kind: PermissionChangeKind
     description: Text | None = None
 
 
 class RecordSuspectedBreach(_Strict):
-    noticed_on: date
+    noticed_on: Day
     description: Text
 
 
@@ -342,7 +346,7 @@ class AbandonNewCos(_Strict):
 
 
 class RecordRtwFollowUp(CompleteRtwCheck):
-    new_permission_end_date: date | None = Field(default=None, description="when the worker's new permission ends")
+    new_permission_end_date: Day | None = Field(default=None, description="when the worker's new permission ends")
 
 
 ACTION_PAYLOADS: dict[str, type[BaseModel]] = {

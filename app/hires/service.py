@@ -106,28 +106,35 @@ async def list_hires(
 _CREATION_READS = frozenset({"licence_state"}).union(*(HIRE.reads_in(s) for s in HIRE.entry_states))
 
 
+_COHORT_DEFAULTS: dict[str, object] = {
+    "held_skilled_worker_permission_before_2025_07_22": False,
+    "first_sponsored_before_2024_04_04": False,
+    "switching_from_student_or_graduate": False,
+    "working_towards_professional_qualification": False,
+    "postdoctoral_role": False,
+    "phd": "none",
+}
+
+
 async def create_hire(session: AsyncSession, ctx: Context, data: HireCreate) -> HireOut:
     values = data.model_dump(exclude_unset=True, exclude_none=True)
     async with write_transaction(session):
         # The licence decides where the case starts, so it is locked; the view reads the rest.
         known, _ = await lock_standing(session, ctx.organisation_id, _CREATION_READS, uses_allocation=False)
+        # The cohort flags default to "no" unless the request says otherwise: one dict, so a field sent
+        # in the body replaces its default instead of reaching the constructor twice.
+        fields = _COHORT_DEFAULTS | {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
         hire = Hire(
             id=new_id("hire"),
             organisation_id=ctx.organisation_id,
             version=1,
             state="draft" if known.licence_state == "active" else HIRE.initial,
-            held_skilled_worker_permission_before_2025_07_22=False,
-            first_sponsored_before_2024_04_04=False,
-            switching_from_student_or_graduate=False,
-            working_towards_professional_qualification=False,
-            postdoctoral_role=False,
-            phd="none",
             uses_allocation=False,
             legal_hold=False,
             state_entered_at=ctx.now,
             created_at=ctx.now,
             updated_at=ctx.now,
-            **{k: (v.value if hasattr(v, "value") else v) for k, v in values.items()},
+            **fields,
         )
         await assess(session, ctx, hire)
         session.add(hire)

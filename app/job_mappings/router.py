@@ -6,6 +6,7 @@ from fastapi import Body, Query, Response
 
 from app.api.cursors import Page
 from app.api.problems import problem_responses
+from app.api.types import VisibleStr
 from app.context import uk_today
 from app.db.session import Session
 from app.job_mappings import service
@@ -44,7 +45,7 @@ async def suggest_job_mappings(
     actor: Viewer,
     book: Book,
     now: Now,
-    title: Annotated[str, Query(min_length=1, max_length=200, description="an HRIS job title")],
+    title: Annotated[VisibleStr, Query(min_length=1, max_length=200, description="an HRIS job title")],
 ) -> Suggestions:
     """SOC 2020 candidates for an HRIS job title, best first, from the occupations in force today.
     Nothing is mapped: choose one and map it."""

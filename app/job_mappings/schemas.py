@@ -5,12 +5,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-JobCode = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+from app.api.types import VisibleStr
+
+JobCode = Annotated[VisibleStr, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 
 
-SocCode = Annotated[str, Field(pattern=r"^\d{4}$", examples=["7220"])]
-JobTitle = Annotated[str | None, Field(max_length=200, examples=["Customer Service Unit Supervisor"])]
-Grade = Annotated[str | None, Field(max_length=50, examples=["G4"])]
+SocCode = Annotated[VisibleStr, Field(pattern=r"^\d{4}$", examples=["7220"])]
+JobTitle = Annotated[VisibleStr | None, Field(max_length=200, examples=["Customer Service Unit Supervisor"])]
+Grade = Annotated[VisibleStr | None, Field(max_length=50, examples=["G4"])]
 
 
 class JobMappingIn(BaseModel):

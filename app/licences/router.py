@@ -6,6 +6,7 @@ from fastapi import Body, Response
 
 from app.api.etags import tagged
 from app.api.problems import problem_responses
+from app.api.types import VisibleStr
 from app.db.session import Session
 from app.hires.actions import follow_licence
 from app.licences import service
@@ -41,7 +42,7 @@ async def get_licence(response: Response, session: Session, actor: Viewer, now: 
     openapi_extra=action_operations("licence", LICENCE, LICENCE_ACTION_PAYLOADS),
 )
 async def apply_licence_action(
-    action: str,
+    action: VisibleStr,
     response: Response,
     session: Session,
     actor: Admin,

@@ -3,11 +3,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
+from app.api.types import Day, Text, VisibleStr
 from app.workflow.schemas import AvailableActionOut
-
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 
 
 class _Strict(BaseModel):
@@ -30,25 +29,25 @@ class LicenceOut(BaseModel):
 
 
 class Dated(_Strict):
-    effective_date: date | None = Field(default=None, description="when it happened; defaults to today (UK)")
+    effective_date: Day | None = Field(default=None, description="when it happened; defaults to today (UK)")
     reason: Text | None = None
 
 
 class Submit(_Strict):
-    submitted_on: date | None = Field(default=None, description="defaults to today (UK)")
-    priority_service: bool = Field(
+    submitted_on: Day | None = Field(default=None, description="defaults to today (UK)")
+    priority_service: StrictBool = Field(
         default=False, description="pre-licence priority service: decision in 10 working days"
     )
 
 
 class Grant(_Strict):
-    licence_number: Annotated[str, StringConstraints(min_length=4, max_length=40, strip_whitespace=True)]
-    effective_date: date | None = None
+    licence_number: Annotated[VisibleStr, StringConstraints(min_length=4, max_length=40, strip_whitespace=True)]
+    effective_date: Day | None = None
 
 
 class ChangeOfOwnership(Dated):
     new_owner: Text
-    needs_new_licence: bool = Field(
+    needs_new_licence: StrictBool = Field(
         description="a change in direct ownership usually needs a new licence application (and a TUPE transfer)"
     )
 
@@ -84,9 +83,9 @@ LICENCE_ACTION_PAYLOADS: dict[str, type[BaseModel]] = {
 
 
 class AllocationIn(_Strict):
-    year_start: date
-    year_end: date
-    granted: int = Field(ge=0, le=100_000, description="undefined CoS granted for the allocation year")
+    year_start: Day
+    year_end: Day
+    granted: StrictInt = Field(ge=0, le=100_000, description="undefined CoS granted for the allocation year")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> AllocationIn:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import Query, Response
@@ -8,6 +7,7 @@ from fastapi import Query, Response
 from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
+from app.api.types import Day, VisibleStr
 from app.db.session import Session
 from app.obligations import service
 from app.obligations.schemas import ObligationOut, ObligationStatus, OrganisationChangeIn, Report, Waive
@@ -24,10 +24,10 @@ async def list_obligations(
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     status: Annotated[list[ObligationStatus] | None, Query()] = None,
-    kind: str | None = None,
-    hire_id: str | None = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
+    kind: VisibleStr | None = None,
+    hire_id: VisibleStr | None = None,
+    due_before: Day | None = None,
+    due_after: Day | None = None,
 ) -> Page[ObligationOut]:
     """SMS reporting obligations, soonest due first: what the sponsor must report, by when."""
     filters = service.ObligationFilters(tuple(status or ()), kind, hire_id, due_before, due_after)
@@ -35,7 +35,9 @@ async def list_obligations(
 
 
 @router.get("/obligations/{obligation_id}")
-async def get_obligation(obligation_id: str, response: Response, session: Session, actor: Viewer) -> ObligationOut:
+async def get_obligation(
+    obligation_id: VisibleStr, response: Response, session: Session, actor: Viewer
+) -> ObligationOut:
     obligation = await service.get_obligation(session, actor.organisation_id, obligation_id)
     return tagged(response, obligation)
 
@@ -45,7 +47,7 @@ async def get_obligation(obligation_id: str, response: Response, session: Sessio
     responses=problem_responses(409, "obligation_settled") | problem_responses(422, "date_in_future"),
 )
 async def report_obligation(
-    obligation_id: str,
+    obligation_id: VisibleStr,
     body: Report,
     response: Response,
     session: Session,
@@ -63,7 +65,7 @@ async def report_obligation(
 
 @router.post("/obligations/{obligation_id}/actions/waive", responses=problem_responses(409, "obligation_settled"))
 async def waive_obligation(
-    obligation_id: str,
+    obligation_id: VisibleStr,
     body: Waive,
     response: Response,
     session: Session,

@@ -6,8 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
-
+from app.api.types import Day, Text, VisibleJson, VisibleStr
 
 ObligationStatus = Literal["open", "overdue", "reported", "waived"]
 
@@ -37,8 +36,8 @@ class ObligationOut(BaseModel):
 class Report(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sms_reference: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
-    reported_on: date | None = Field(default=None, description="defaults to today (UK); after due_on it is late")
+    sms_reference: Annotated[VisibleStr, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    reported_on: Day | None = Field(default=None, description="defaults to today (UK); after due_on it is late")
 
 
 class Waive(BaseModel):
@@ -62,6 +61,6 @@ class OrganisationChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: OrganisationChangeKind
-    effective_date: date = Field(description="the day the change happened: the 20 working days count from it")
+    effective_date: Day = Field(description="the day the change happened: the 20 working days count from it")
     description: Text
-    details: dict[str, Any] = Field(default_factory=dict, description="anything worth keeping for the audit")
+    details: VisibleJson = Field(default_factory=dict, description="anything worth keeping for the audit")

@@ -5,6 +5,9 @@ from fastapi import Request, Response
 from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
+from app.api.types import VisibleStr
+from app.audit import administration
+from app.audit.schemas import Actor
 from app.db.session import Session
 from app.errors import ProblemError
 from app.organisations import service
@@ -18,7 +21,7 @@ from app.organisations.schemas import (
     OrganisationUpdate,
 )
 from app.web.auth import Admin, Authenticated, PlatformPrincipal
-from app.web.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, v1_router
+from app.web.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, actor_of, v1_router
 
 router = v1_router("organisations")
 
@@ -56,7 +59,7 @@ async def list_organisations(
 
 @router.get("/organisations/{organisation_id}")
 async def get_organisation(
-    organisation_id: str, response: Response, session: Session, principal: Authenticated
+    organisation_id: VisibleStr, response: Response, session: Session, principal: Authenticated
 ) -> OrganisationOut:
     """Read an organisation: platform keys any, organisation keys their own."""
     service.visible_organisation_id(principal, organisation_id)
@@ -66,27 +69,31 @@ async def get_organisation(
 @router.patch("/organisations/{organisation_id}", responses=problem_responses(403, "forbidden"))
 async def update_organisation(
     now: ServiceNow,
-    organisation_id: str,
+    organisation_id: VisibleStr,
     body: OrganisationUpdate,
     response: Response,
     session: Session,
     principal: Authenticated,
     if_match: RequiredIfMatch,
 ) -> OrganisationOut:
-    """Correct an organisation's details (admin or platform). Needs `If-Match`."""
+    """Correct an organisation's details (admin or platform). Needs `If-Match`. A change writes an
+    `organisation.updated` event (who, and each field's old and new value) to the organisation's feed."""
     service.visible_organisation_id(principal, organisation_id)
     if not principal.is_platform and principal.role is not Role.admin:
         raise ProblemError(403, "forbidden", "changing the organisation needs the admin role")
-    org = await service.update_organisation(session, organisation_id, body, if_match, now)
+    actor = Actor(type="api_key", id=principal.key_id, role=principal.role.value)
+    org = await administration.update_organisation(session, organisation_id, body, if_match, actor, now)
     return tagged(response, org)
 
 
 @router.post("/api-keys", status_code=201, responses=problem_responses(422, "invalid_role"))
 async def create_api_key(body: ApiKeyCreate, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyCreated:
-    """Create a key for the organisation. The secret is in this response only."""
+    """Create a key for the organisation; an `api_key.created` event records who. The secret is in this
+    response only: a repeat with the same `Idempotency-Key` replays it with `key` reading `[shown once]`
+    (the secret is never stored: if the first answer was lost, revoke that key and create another)."""
     if body.role is Role.platform:
         raise ProblemError(422, "invalid_role", "platform keys are created from the shell: `sponsorflow keys create`")
-    return await service.create_api_key(session, actor.organisation_id, body, actor.key_id, now)
+    return await administration.create_api_key(session, actor.organisation_id, body, actor_of(actor), now)
 
 
 @router.get("/api-keys")
@@ -96,6 +103,6 @@ async def list_api_keys(session: Session, actor: Admin, cursor: Cursor, limit: L
 
 
 @router.delete("/api-keys/{key_id}")
-async def revoke_api_key(key_id: str, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyOut:
-    """Revoke a key at once. Revoking twice is harmless."""
-    return await service.revoke_api_key(session, actor.organisation_id, key_id, now)
+async def revoke_api_key(key_id: VisibleStr, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyOut:
+    """Revoke a key at once; an `api_key.revoked` event records who. Revoking twice is harmless."""
+    return await administration.revoke_api_key(session, actor.organisation_id, key_id, actor_of(actor), now)

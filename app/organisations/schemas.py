@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from app.api.types import VisibleStr, shown_once
 from app.organisations.models import Nation, SponsorSize
 from app.organisations.principals import Role
 
@@ -11,19 +12,21 @@ from app.organisations.principals import Role
 class OrganisationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, examples=["Acme Robotics Ltd"])
+    name: VisibleStr = Field(min_length=1, max_length=200, examples=["Acme Robotics Ltd"])
     sponsor_size: SponsorSize = Field(
         description="small (or charitable) vs medium_large; sets the Immigration Skills Charge rate"
     )
     nation: Nation = Field(description="UK nation of the main address: its bank holidays count for sponsor events")
-    sandbox: bool = Field(default=False, description="sandbox organisations may be bound to a test clock")
-    test_clock_id: str | None = Field(default=None, description="a sandbox organisation lives at this clock's time")
+    sandbox: StrictBool = Field(default=False, description="sandbox organisations may be bound to a test clock")
+    test_clock_id: VisibleStr | None = Field(
+        default=None, description="a sandbox organisation lives at this clock's time"
+    )
 
 
 class OrganisationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: VisibleStr | None = Field(default=None, min_length=1, max_length=200)
     sponsor_size: SponsorSize | None = None
     nation: Nation | None = None
 
@@ -45,7 +48,7 @@ class OrganisationOut(BaseModel):
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, examples=["HR portal"])
+    name: VisibleStr = Field(min_length=1, max_length=200, examples=["HR portal"])
     role: Role = Field(description="viewer reads; hr also acts on cases; admin also manages keys")
 
 
@@ -62,4 +65,4 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key: str = Field(description="the secret key: shown once, store it now")
+    key: str = shown_once("the secret key: shown once, store it now")

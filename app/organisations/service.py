@@ -124,33 +124,25 @@ async def get_organisation(session: AsyncSession, organisation_id: str) -> Organ
     return OrganisationOut.model_validate(org)
 
 
-async def update_organisation(
+async def stage_update(
     session: AsyncSession, organisation_id: str, data: OrganisationUpdate, if_match: IfMatch, now: datetime
-) -> OrganisationOut:
-    async with write_transaction(session):
-        org = (
-            await session.execute(for_update(select(Organisation).where(Organisation.id == organisation_id)))
-        ).scalar_one_or_none()
-        if org is None:
-            raise NotFound("organisation")
-        if_match.check(org.version)
-        for field, value in data.model_dump(exclude_unset=True, mode="json").items():
-            if value is not None:
-                setattr(org, field, value)
-        org.version += 1
-        org.updated_at = now
-    return OrganisationOut.model_validate(org)
-
-
-async def create_api_key(
-    session: AsyncSession,
-    organisation_id: str | None,
-    data: ApiKeyCreate,
-    created_by: str | None,
-    now: datetime,
-) -> ApiKeyCreated:
-    async with write_transaction(session):
-        return add_api_key(session, organisation_id, data, created_by, now)
+) -> tuple[OrganisationOut, dict[str, dict[str, str]]]:
+    """Apply the fields sent in the caller's transaction; returns the organisation and what changed
+    (field → `from`, `to`), for the audit event."""
+    org = (
+        await session.execute(for_update(select(Organisation).where(Organisation.id == organisation_id)))
+    ).scalar_one_or_none()
+    if org is None:
+        raise NotFound("organisation")
+    if_match.check(org.version)
+    changed: dict[str, dict[str, str]] = {}
+    for name, value in data.model_dump(exclude_unset=True, mode="json").items():
+        if value is not None and getattr(org, name) != value:
+            changed[name] = {"from": getattr(org, name), "to": value}
+            setattr(org, name, value)
+    org.version += 1
+    org.updated_at = now
+    return OrganisationOut.model_validate(org), changed
 
 
 async def list_api_keys(
@@ -162,15 +154,19 @@ async def list_api_keys(
     return _BY_KEY_ID.page(rows, limit, ApiKeyOut.model_validate)
 
 
-async def revoke_api_key(session: AsyncSession, organisation_id: str, key_id: str, now: datetime) -> ApiKeyOut:
-    async with write_transaction(session):
-        row = (
-            await session.execute(
-                for_update(select(ApiKey).where(ApiKey.id == key_id, ApiKey.organisation_id == organisation_id))
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            raise NotFound("API key")
-        if row.revoked_at is None:
-            row.revoked_at = now
-    return ApiKeyOut.model_validate(row)
+async def stage_revoke(
+    session: AsyncSession, organisation_id: str, key_id: str, now: datetime
+) -> tuple[ApiKeyOut, bool]:
+    """Revoke the key in the caller's transaction; returns it and whether this call revoked it (revoking
+    twice is harmless, and records nothing the second time)."""
+    row = (
+        await session.execute(
+            for_update(select(ApiKey).where(ApiKey.id == key_id, ApiKey.organisation_id == organisation_id))
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("API key")
+    revoked = row.revoked_at is None
+    if revoked:
+        row.revoked_at = now
+    return ApiKeyOut.model_validate(row), revoked

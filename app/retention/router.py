@@ -4,6 +4,7 @@ from fastapi import Response
 
 from app.api.etags import etag
 from app.api.problems import problem_responses
+from app.api.types import VisibleStr
 from app.db.session import Session
 from app.retention import service
 from app.retention.schemas import LegalHoldIn, LegalHoldOut
@@ -19,14 +20,14 @@ def _tagged(response: Response, hold: LegalHoldOut) -> LegalHoldOut:
 
 
 @router.get("/hires/{hire_id}/legal-hold")
-async def get_legal_hold(hire_id: str, response: Response, session: Session, actor: Viewer) -> LegalHoldOut:
+async def get_legal_hold(hire_id: VisibleStr, response: Response, session: Session, actor: Viewer) -> LegalHoldOut:
     """Whether a legal hold keeps the case's personal data past its retention date."""
     return _tagged(response, await service.get_legal_hold(session, actor.organisation_id, hire_id))
 
 
 @router.put("/hires/{hire_id}/legal-hold", responses=problem_responses(409, "personal_data_erased"))
 async def set_legal_hold(
-    hire_id: str, body: LegalHoldIn, response: Response, session: Session, actor: Admin, now: Now
+    hire_id: VisibleStr, body: LegalHoldIn, response: Response, session: Session, actor: Admin, now: Now
 ) -> LegalHoldOut:
     """Put the case under legal hold: retention will not erase it until the hold is cleared. Admins only;
     an audit event records who and why."""
@@ -35,7 +36,9 @@ async def set_legal_hold(
 
 
 @router.delete("/hires/{hire_id}/legal-hold")
-async def clear_legal_hold(hire_id: str, response: Response, session: Session, actor: Admin, now: Now) -> LegalHoldOut:
+async def clear_legal_hold(
+    hire_id: VisibleStr, response: Response, session: Session, actor: Admin, now: Now
+) -> LegalHoldOut:
     """Lift the legal hold; a case already past its retention date is erased on the next pass."""
     return _tagged(
         response, await service.clear_legal_hold(session, actor.organisation_id, hire_id, actor_of(actor), now)

@@ -14,8 +14,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
+from app.api.types import Day
 from app.calendar import Nation, add_calendar_months, add_years
 from app.rules import ids
 from app.rules.book import RuleBook, RuleTypeError
@@ -38,27 +39,38 @@ class Payer(StrEnum):
     worker = "worker"
 
 
+#: Skilled Worker permission is granted for at most five years at a time; a CoS period over ten years is a
+#: typo (and a large one would carry the fee arithmetic past the calendar's end).
+MAX_COS_MONTHS = 120
+#: More dependants than any family applying together has; bounds the surcharge arithmetic.
+MAX_DEPENDANTS = 30
+
+
 class CostInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sponsor_size: SponsorSize
-    cos_months: int = Field(ge=1, description="period of employment on the CoS, in months")
-    inside_uk: bool = Field(description="switching or extending in the UK, rather than entry clearance")
-    cos_assignment_date: date
-    application_date: date = Field(description="the visa application date")
-    dependants: int = Field(default=0, ge=0, description="adult dependants applying with the worker")
-    child_dependants: int = Field(default=0, ge=0, description="dependants under 18 (reduced IHS rate)")
-    isl_job: bool = Field(default=False, description="the job is on the Immigration Salary List")
-    health_and_care: bool = Field(default=False, description="a Health and Care visa")
+    cos_months: StrictInt = Field(ge=1, le=MAX_COS_MONTHS, description="period of employment on the CoS, in months")
+    inside_uk: StrictBool = Field(description="switching or extending in the UK, rather than entry clearance")
+    cos_assignment_date: Day
+    application_date: Day = Field(description="the visa application date")
+    dependants: StrictInt = Field(
+        default=0, ge=0, le=MAX_DEPENDANTS, description="adult dependants applying with the worker"
+    )
+    child_dependants: StrictInt = Field(
+        default=0, ge=0, le=MAX_DEPENDANTS, description="dependants under 18 (reduced IHS rate)"
+    )
+    isl_job: StrictBool = Field(default=False, description="the job is on the Immigration Salary List")
+    health_and_care: StrictBool = Field(default=False, description="a Health and Care visa")
     visa_service: VisaService = VisaService.standard
-    licence_application_date: date | None = Field(
+    licence_application_date: Day | None = Field(
         default=None, description="include the sponsor licence application fee, priced on this date"
     )
-    licence_priority: bool = Field(default=False, description="add the pre-licence priority service fee")
-    permission_start_date: date | None = Field(
+    licence_priority: StrictBool = Field(default=False, description="add the pre-licence priority service fee")
+    permission_start_date: Day | None = Field(
         default=None, description="the permission granted, when known: the surcharge is charged on it"
     )
-    permission_end_date: date | None = Field(default=None, description="the last day of the permission granted")
+    permission_end_date: Day | None = Field(default=None, description="the last day of the permission granted")
 
     @model_validator(mode="after")
     def _consistent(self) -> CostInput:

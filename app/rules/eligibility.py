@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from app.api.types import PLAIN_DECIMAL, Day, VisibleStr
 from app.rules import ids
 from app.rules.book import RuleBook, RuleNotFound, RuleTypeError
 from app.rules.models import (
@@ -91,32 +92,36 @@ class ReasonOutcome(StrEnum):
         return list(ReasonOutcome).index(self)
 
 
+#: A week has 168 hours; the figure is exact to the quarter hour a contract states.
+WeeklyHours = Annotated[Decimal, Field(gt=0, le=168, max_digits=5, decimal_places=2), PLAIN_DECIMAL]
+
+
 class EligibilityInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    soc_code: str = Field(min_length=1, max_length=16, description="SOC 2020 code, 4 digits")
+    soc_code: VisibleStr = Field(min_length=1, max_length=16, description="SOC 2020 code, 4 digits")
     annual_salary: Money = Field(ge=0, description="GBP a year, as a string (e.g. '41700')")
-    weekly_hours: Decimal = Field(gt=0, description="contracted hours a week")
-    age_on_application_date: int | None = Field(
+    weekly_hours: WeeklyHours = Field(description="contracted hours a week")
+    age_on_application_date: StrictInt | None = Field(
         default=None, ge=0, le=130, description="the worker's age on the visa application date (new entrant)"
     )
-    switching_from_student_or_graduate: bool = Field(
+    switching_from_student_or_graduate: StrictBool = Field(
         default=False, description="switching in the UK from a Student or Graduate visa (new entrant)"
     )
-    working_towards_professional_qualification: bool = Field(
+    working_towards_professional_qualification: StrictBool = Field(
         default=False, description="working towards a recognised professional qualification (new entrant)"
     )
-    postdoctoral_role: bool = Field(default=False, description="in a postdoctoral position (new entrant)")
+    postdoctoral_role: StrictBool = Field(default=False, description="in a postdoctoral position (new entrant)")
     phd: PhdQualification = Field(
         default=PhdQualification.none, description="a PhD relevant to the job, in a STEM subject or not"
     )
-    held_skilled_worker_permission_before_2025_07_22: bool = Field(
+    held_skilled_worker_permission_before_2025_07_22: StrictBool = Field(
         default=False, description="on the Skilled Worker route before 22 Jul 2025: transitional protection"
     )
-    first_sponsored_before_2024_04_04: bool = Field(
+    first_sponsored_before_2024_04_04: StrictBool = Field(
         default=False, description="first sponsored before 4 Apr 2024: the lower-rate cohort"
     )
-    cos_assignment_date: date
+    cos_assignment_date: Day
 
 
 class EligibilityReason(BaseModel):

@@ -23,9 +23,11 @@ from pydantic import (
     model_validator,
 )
 
+from app.api.types import PLAIN_DECIMAL
 from app.calendar import DurationUnit, Nation, add_duration
 
 PENNY = Decimal("0.01")
+MONEY_MAX_DIGITS = 14
 RULE_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 SOC_CODE_PATTERN = r"^\d{4}$"
 
@@ -49,7 +51,10 @@ def _money_json(value: Decimal) -> str:
 
 Money = Annotated[
     Decimal,
+    # Up to a trillion pounds: a larger amount is a typo, and past 26 digits the pennies overflow.
+    Field(max_digits=MONEY_MAX_DIGITS),
     BeforeValidator(_no_float),
+    PLAIN_DECIMAL,
     AfterValidator(_whole_pennies),
     PlainSerializer(_money_json, return_type=str, when_used="json"),
     # Clients see what is accepted: a decimal string or a whole number, never a float.

@@ -3,11 +3,11 @@ what the service loaded. Every answer comes from the app's `RuleBook` (shipped d
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import Query
 
+from app.api.types import Day, VisibleStr
 from app.context import uk_today
 from app.errors import NotFound, ProblemError
 from app.rules.book import OccupationNotFound
@@ -21,7 +21,7 @@ from app.web.routing import Book, DefaultLimit, Limit, Now, v1_router
 
 router = v1_router("rules")
 
-On = Annotated[date | None, Query(description="the date to read the rules on; defaults to today in the UK")]
+On = Annotated[Day | None, Query(description="the date to read the rules on; defaults to today in the UK")]
 
 
 @router.post("/eligibility-checks")
@@ -50,7 +50,9 @@ async def search_occupations(
     actor: Viewer,
     book: Book,
     now: Now,
-    q: Annotated[str, Query(min_length=1, max_length=200, description="a SOC code, its first digits, or title words")],
+    q: Annotated[
+        VisibleStr, Query(min_length=1, max_length=200, description="a SOC code, its first digits, or title words")
+    ],
     on: On = None,
     limit: Limit = DefaultLimit,
 ) -> OccupationSearch:
@@ -62,7 +64,7 @@ async def search_occupations(
 
 
 @router.get("/occupations/{code}")
-async def get_occupation(code: str, actor: Viewer, book: Book, now: Now, on: On = None) -> OccupationAsOf:
+async def get_occupation(code: VisibleStr, actor: Viewer, book: Book, now: Now, on: On = None) -> OccupationAsOf:
     """One SOC 2020 occupation as it stands on `on` (default today): skill band, going rates, and
     whether it is on the Temporary Shortage List and the Immigration Salary List for a CoS assigned that
     day. 404 when the code is not in the occupation tables, or its data does not cover the date (the
@@ -88,8 +90,8 @@ async def list_rule_changes(
     actor: Viewer,
     book: Book,
     now: Now,
-    start: Annotated[date | None, Query(alias="from", description="first day to list; defaults to today (UK)")] = None,
-    end: Annotated[date | None, Query(alias="to", description="last day to list; none for every later change")] = None,
+    start: Annotated[Day | None, Query(alias="from", description="first day to list; defaults to today (UK)")] = None,
+    end: Annotated[Day | None, Query(alias="to", description="last day to list; none for every later change")] = None,
 ) -> RuleChanges:
     """The dated changes in the rules data, soonest first: a new figure replacing the old (`value_changes`),
     a rule with no figure after a date (`ends`), a list's last covered day passing (`list_closes`, e.g. the
@@ -102,7 +104,7 @@ async def list_rule_changes(
 
 
 @router.get("/rules/{rule_id}")
-async def get_rule(rule_id: str, actor: Viewer, book: Book) -> RuleDescription:
+async def get_rule(rule_id: VisibleStr, actor: Viewer, book: Book) -> RuleDescription:
     """Every window of one rule, oldest first, with value, source, grade and the file it came from."""
     found = next((rule for rule in book.describe().rules if rule.id == rule_id), None)
     if found is None:

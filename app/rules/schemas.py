@@ -8,6 +8,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from app.api.types import Day
 from app.errors import FieldError, ProblemError
 from app.rules import ids
 from app.rules.book import RuleBook, RuleNotFound, RuleTypeError
@@ -23,7 +24,7 @@ class EligibilityCheckRequest(EligibilityInput):
 
     # The package's input needs the date; the API fills it in, so the override narrows nothing a caller
     # of the package relies on.
-    cos_assignment_date: date | None = Field(  # type: ignore[assignment]
+    cos_assignment_date: Day | None = Field(  # type: ignore[assignment]
         default=None, description="the date the CoS is (or will be) assigned; defaults to today in the UK"
     )
 
@@ -35,11 +36,11 @@ class EligibilityCheckRequest(EligibilityInput):
 class CostEstimateRequest(CostInput):
     """`CostInput` with the CoS assignment and visa application dates optional."""
 
-    cos_assignment_date: date | None = Field(  # type: ignore[assignment]
+    cos_assignment_date: Day | None = Field(  # type: ignore[assignment]
         default=None,
         description="prices the sponsor's CoS fee and Immigration Skills Charge; defaults to today in the UK",
     )
-    application_date: date | None = Field(  # type: ignore[assignment]
+    application_date: Day | None = Field(  # type: ignore[assignment]
         default=None,
         description="the visa application date, which prices the visa fee and the Immigration Health "
         "Surcharge; defaults to the CoS assignment date",

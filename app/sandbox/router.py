@@ -4,6 +4,7 @@ from fastapi import Request, Response
 
 from app.api.etags import tagged
 from app.api.problems import problem_responses
+from app.api.types import VisibleStr
 from app.db.session import Session
 from app.errors import ProblemError
 from app.organisations.principals import Principal, Role
@@ -38,7 +39,7 @@ async def create_test_clock(
 
 @router.get("/test-clocks/{clock_id}", responses=problem_responses(403, "sandbox_disabled"))
 async def get_test_clock(
-    request: Request, clock_id: str, response: Response, session: Session, principal: Authenticated
+    request: Request, clock_id: VisibleStr, response: Response, session: Session, principal: Authenticated
 ) -> TestClockOut:
     _sandbox(request)
     clock = await service.get_test_clock(session, clock_id, _own_clock(principal), sees_all=principal.is_platform)
@@ -50,7 +51,7 @@ async def get_test_clock(
     responses=problem_responses(403, "sandbox_disabled", "forbidden") | problem_responses(422, "clock_cannot_go_back"),
 )
 async def advance_test_clock(
-    request: Request, clock_id: str, body: AdvanceIn, session: Session, principal: Authenticated
+    request: Request, clock_id: VisibleStr, body: AdvanceIn, session: Session, principal: Authenticated
 ) -> AdvanceOut:
     """Move the clock to a later time and run every deadline of its organisation due by then: warnings,
     breaches, CoS expiries and overdue obligations happen now, and the answer lists what fired."""

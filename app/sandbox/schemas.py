@@ -4,20 +4,21 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.types import Instant, VisibleStr
 from app.deadlines.schemas import Fired
 
 
 class TestClockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    frozen_time: datetime = Field(description="the clock's starting time (with a time zone)")
-    name: str | None = Field(default=None, max_length=200)
+    frozen_time: Instant = Field(description="the clock's starting time (with a time zone)")
+    name: VisibleStr | None = Field(default=None, max_length=200)
 
 
 class AdvanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to: datetime = Field(description="a later time (with a time zone)")
+    to: Instant = Field(description="a later time (with a time zone)")
 
 
 class TestClockOut(BaseModel):

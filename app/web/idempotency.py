@@ -7,11 +7,15 @@ The response (2xx and 4xx: the request was handled) is stored after the handler'
 committed; a 5xx or a crash releases the claim so the client may retry. If the process dies between the
 use case's commit and storing the response, the claim expires after `idempotency_lock_seconds` and a
 retry runs again, where the workflow's own guards and If-Match refuse a double action.
+
+A secret shown once (an API key, a signing secret: fields marked `shown_once`) is never stored: the replay
+answers `[shown once]` in its place.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.models import IdempotencyRecord
 from app.api.problems import render
+from app.api.types import SHOWN_ONCE, shown_once_fields
 from app.db.transactions import for_update, write_transaction
 from app.errors import Conflict, ProblemError
 from app.web.auth import ORGANISATION_HEADER, principal_of
@@ -91,13 +96,24 @@ async def _claim(
     raise AssertionError("unreachable")
 
 
-async def _store(sessions: async_sessionmaker[AsyncSession], record_id: int, response: Response) -> None:
+def _stored_body(response: Response, secrets: frozenset[str]) -> str:
+    """The body a replay answers: a secret shown once is replaced, so the record never holds it."""
+    body = bytes(response.body).decode()
+    if not secrets or response.status_code >= 400:
+        return body
+    shown = json.loads(body)
+    return json.dumps({k: SHOWN_ONCE if k in secrets else v for k, v in shown.items()}, separators=(",", ":"))
+
+
+async def _store(
+    sessions: async_sessionmaker[AsyncSession], record_id: int, response: Response, secrets: frozenset[str]
+) -> None:
     async with sessions() as session, write_transaction(session):
         record = await session.get(IdempotencyRecord, record_id)
         if record is not None:
             record.response_status = response.status_code
             record.response_headers = {k: v for k, v in response.headers.items() if k in _KEPT_HEADERS}
-            record.response_body = bytes(response.body).decode()
+            record.response_body = _stored_body(response, secrets)
 
 
 async def _release(sessions: async_sessionmaker[AsyncSession], record_id: int) -> None:
@@ -112,6 +128,7 @@ class ApiRoute(APIRoute):
         handler = super().get_route_handler()
         if not self.methods or "POST" not in self.methods:
             return handler
+        secrets = shown_once_fields(self.response_model)
 
         async def idempotent(request: Request) -> Response:
             key = request.headers.get(HEADER)
@@ -150,7 +167,7 @@ class ApiRoute(APIRoute):
             if response.status_code >= 500:
                 await _release(sessions, record_id)
             else:
-                await _store(sessions, record_id, response)
+                await _store(sessions, record_id, response, secrets)
             return response
 
         return idempotent

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.responses import PlainTextResponse
 
+from app.api.types import VisibleStr
 from app.errors import NotFound
 from app.web.auth import Authenticated
 from app.web.routing import v1_router
@@ -27,11 +28,11 @@ async def list_workflows(_: Authenticated) -> list[dict[str, Any]]:
 
 
 @router.get("/workflows/{name}")
-async def get_workflow(name: str, _: Authenticated) -> dict[str, Any]:
+async def get_workflow(name: VisibleStr, _: Authenticated) -> dict[str, Any]:
     return describe(_workflow(name))
 
 
 @router.get("/workflows/{name}/diagram", response_class=PlainTextResponse)
-async def get_workflow_diagram(name: str, _: Authenticated) -> str:
+async def get_workflow_diagram(name: VisibleStr, _: Authenticated) -> str:
     """The workflow as Mermaid `stateDiagram-v2` text, drawn from the machine the code runs."""
     return render(_workflow(name))

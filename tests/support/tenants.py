@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_sessionmaker
+from app.db.transactions import write_transaction
 from app.organisations import service as organisations
 from app.organisations.models import Nation, SponsorSize
 from app.organisations.principals import Role
@@ -26,8 +27,8 @@ class Tenant:
 
 
 async def make_platform_key(engine: AsyncEngine) -> str:
-    async with create_sessionmaker(engine)() as session:
-        created = await organisations.create_api_key(
+    async with create_sessionmaker(engine)() as session, write_transaction(session):
+        created = organisations.add_api_key(
             session, None, ApiKeyCreate(name="platform", role=Role.platform), None, START
         )
     return created.key
@@ -48,8 +49,9 @@ async def make_tenant(
         )
         keys = {}
         for role in (Role.admin, Role.hr, Role.viewer):
-            created = await organisations.create_api_key(
-                session, org.id, ApiKeyCreate(name=role.value, role=role), None, START
-            )
+            async with write_transaction(session):
+                created = organisations.add_api_key(
+                    session, org.id, ApiKeyCreate(name=role.value, role=role), None, START
+                )
             keys[role.value] = created.key
     return Tenant(org.id, keys)

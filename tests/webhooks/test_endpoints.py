@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from app.api.types import SHOWN_ONCE
 from app.integrations.webhooks.catalogue import SUBSCRIBABLE
+from tests.support.problems import tables_holding
 from tests.support.webhooks import Hooks, Receiver
 
 
@@ -117,3 +119,22 @@ async def test_the_delivery_log_pages_newest_first_and_filters(
     assert await hooks.deliveries(created["id"], status="failed") == []
     bad = await client.get(path, params={"created_after": "2026-01-12T09:00:00"}, headers=hooks.headers())
     assert bad.status_code == 422, "a time without a zone is refused, not guessed"
+
+
+async def test_a_replayed_creation_or_rotation_does_not_bring_the_secret_back(
+    hooks: Hooks, receiver: Receiver, client, db
+) -> None:
+    once = hooks.headers(**{"Idempotency-Key": "endpoint-1"})
+    body = {"url": receiver.url(), "event_types": None}
+    first = await client.post("/v1/webhook-endpoints", json=body, headers=once)
+    assert first.status_code == 201, first.text
+    replay = await client.post("/v1/webhook-endpoints", json=body, headers=once)
+    assert replay.json() == first.json() | {"secret": SHOWN_ONCE}
+    rotate = f"/v1/webhook-endpoints/{first.json()['id']}/rotate-secret"
+    rotated = await client.post(rotate, headers=hooks.headers(**{"Idempotency-Key": "rotate-1"}))
+    assert rotated.status_code == 200, rotated.text
+    again = await client.post(rotate, headers=hooks.headers(**{"Idempotency-Key": "rotate-1"}))
+    assert again.json()["secret"] == SHOWN_ONCE
+    for secret in (first.json()["secret"], rotated.json()["secret"]):
+        # Signing needs the secret itself, so the endpoint keeps it; the idempotency record does not.
+        assert await tables_holding(db, secret) == {"webhook_endpoints"}

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -8,6 +7,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
+from app.api.types import Instant, VisibleStr
 from app.db.session import Session
 from app.integrations.hris import events, service
 from app.integrations.hris.schemas import (
@@ -62,7 +62,7 @@ async def list_hris_connections(
 
 @router.get("/hris-connections/{connection_id}")
 async def get_hris_connection(
-    connection_id: str, request: Request, response: Response, session: Session, actor: Admin
+    connection_id: VisibleStr, request: Request, response: Response, session: Session, actor: Admin
 ) -> HrisConnectionOut:
     found = await service.get_connection(session, actor.organisation_id, connection_id, _base_url(request))
     return tagged(response, found)
@@ -70,7 +70,7 @@ async def get_hris_connection(
 
 @router.patch("/hris-connections/{connection_id}")
 async def update_hris_connection(
-    connection_id: str,
+    connection_id: VisibleStr,
     body: HrisConnectionUpdate,
     request: Request,
     response: Response,
@@ -89,7 +89,7 @@ async def update_hris_connection(
 
 @router.post("/hris-connections/{connection_id}/rotate-secret")
 async def rotate_hris_connection_secret(
-    connection_id: str,
+    connection_id: VisibleStr,
     request: Request,
     response: Response,
     session: Session,
@@ -115,7 +115,9 @@ async def rotate_hris_connection_secret(
 
 
 @router.delete("/hris-connections/{connection_id}", status_code=204)
-async def delete_hris_connection(connection_id: str, session: Session, actor: Admin, now: ServiceNow) -> Response:
+async def delete_hris_connection(
+    connection_id: VisibleStr, session: Session, actor: Admin, now: ServiceNow
+) -> Response:
     """Disconnect: the receiver answers 404 from now on. Its events and the cases they opened stay."""
     await service.delete_connection(session, actor.organisation_id, actor_of(actor), connection_id, now)
     return Response(status_code=204)
@@ -127,11 +129,11 @@ async def list_hris_events(
     actor: HR,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
-    connection_id: str | None = None,
+    connection_id: VisibleStr | None = None,
     status: Annotated[list[HrisEventStatus] | None, Query(description="one or more statuses")] = None,
-    employee_id: Annotated[str | None, Query(description="the employee's id in the HRIS")] = None,
-    received_from: datetime | None = None,
-    received_to: Annotated[datetime | None, Query(description="exclusive")] = None,
+    employee_id: Annotated[VisibleStr | None, Query(description="the employee's id in the HRIS")] = None,
+    received_from: Instant | None = None,
+    received_to: Annotated[Instant | None, Query(description="exclusive")] = None,
 ) -> Page[HrisEventOut]:
     """What the HRIS connections received, oldest first: `received` waits for the worker, `applied`
     says what it did, `ignored` and `failed` say why in words. Nothing an HRIS sent is dropped."""
@@ -140,13 +142,15 @@ async def list_hris_events(
 
 
 @router.get("/hris-events/{event_id}")
-async def get_hris_event(event_id: str, session: Session, actor: HR) -> HrisEventDetail:
+async def get_hris_event(event_id: VisibleStr, session: Session, actor: HR) -> HrisEventDetail:
     """One event with the body as received."""
     return await events.get_event(session, actor.organisation_id, event_id)
 
 
 @router.post("/hris-events/{event_id}/replay", responses=problem_responses(409, "event_not_replayable"))
-async def replay_hris_event(event_id: str, session: Session, actor: HR, book: Book, now: ServiceNow) -> HrisEventDetail:
+async def replay_hris_event(
+    event_id: VisibleStr, session: Session, actor: HR, book: Book, now: ServiceNow
+) -> HrisEventDetail:
     """Apply a failed or ignored event again now, e.g. after adding the job mapping it lacked. It still
     changes nothing if a newer event for the employee was applied since."""
     return await events.replay(session, actor.organisation_id, event_id, book, now)

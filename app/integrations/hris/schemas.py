@@ -4,13 +4,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, StringConstraints, field_validator
 
+from app.api.types import VisibleStr, shown_once
 from app.calendar import Nation
 from app.integrations.hris.mapping import CaseField
 from app.integrations.hris.providers import Provider
 
-FieldName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+FieldName = Annotated[VisibleStr, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=500)]
 
 
@@ -51,7 +52,7 @@ LocationMap = Annotated[
 
 
 class HrisConnectionCreate(_Strict):
-    name: str = Field(min_length=1, max_length=200, examples=["BambooHR (UK entities)"])
+    name: VisibleStr = Field(min_length=1, max_length=200, examples=["BambooHR (UK entities)"])
     provider: Provider
     signing_secret: Secret | None = Field(
         default=None,
@@ -68,7 +69,7 @@ class HrisConnectionCreate(_Strict):
 class HrisConnectionUpdate(_Strict):
     """Only the fields sent change; each replaces its whole value."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: VisibleStr | None = Field(default=None, min_length=1, max_length=200)
     selector: HrisSelectorIn | None = None
     field_map: FieldMap | None = None
     location_map: LocationMap | None = None
@@ -76,7 +77,7 @@ class HrisConnectionUpdate(_Strict):
 
 class HrisSecretRotation(_Strict):
     signing_secret: Secret | None = Field(default=None, description="the HRIS's new secret; omit to generate one")
-    grace_period_hours: int | None = Field(
+    grace_period_hours: StrictInt | None = Field(
         default=None,
         ge=0,
         le=24 * 30,
@@ -101,7 +102,7 @@ class HrisConnectionOut(BaseModel):
 
 
 class HrisConnectionWithSecret(HrisConnectionOut):
-    signing_secret: str = Field(description="shown only now: it is stored encrypted and never shown again")
+    signing_secret: str = shown_once("shown only now: it is stored encrypted and never shown again")
 
 
 class HrisEventStatus(StrEnum):

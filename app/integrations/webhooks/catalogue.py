@@ -127,6 +127,25 @@ class EndpointDisabled(_Details):
     reason: str
 
 
+class FieldChange(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+
+
+class OrganisationUpdated(_Details):
+    changed: dict[str, FieldChange] = Field(
+        description="each field the change set (`name`, `sponsor_size`, `nation`): its old and new value"
+    )
+
+
+class ApiKeyChanged(_Details):
+    """Which key (never its secret); the event's actor is who created or revoked it."""
+
+    name: str
+    role: str
+    prefix: str
+
+
 class EndpointTest(_Details):
     url: str
     message: str
@@ -157,6 +176,14 @@ CATALOGUE: dict[str, EventType] = {
             "An in-state action on an employed hire (absence, salary, job, location, RTW follow-up).",
             ActionDetails,
         ),
+        EventType(
+            "organisation.updated",
+            1,
+            "The organisation's details were corrected (its sponsor size and nation set fees and calendars).",
+            OrganisationUpdated,
+        ),
+        EventType("api_key.created", 1, "An API key was created for the organisation.", ApiKeyChanged),
+        EventType("api_key.revoked", 1, "One of the organisation's API keys was revoked.", ApiKeyChanged),
         EventType("licence.created", 1, "A sponsor licence application was started.", NoDetails),
         EventType("licence.state_changed", 1, "An action moved the sponsor licence to another state.", ActionDetails),
         EventType("licence.action_recorded", 1, "An action on the licence that kept its state.", ActionDetails),

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime
 from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
+from app.api.types import VisibleStr
 from app.config import Settings
 from app.db.session import Session
 from app.integrations.webhooks import service
@@ -61,7 +62,9 @@ async def list_webhook_endpoints(
 
 
 @router.get("/webhook-endpoints/{endpoint_id}")
-async def get_webhook_endpoint(endpoint_id: str, response: Response, session: Session, actor: Admin) -> EndpointOut:
+async def get_webhook_endpoint(
+    endpoint_id: VisibleStr, response: Response, session: Session, actor: Admin
+) -> EndpointOut:
     return tagged(response, await service.get_endpoint(session, actor.organisation_id, endpoint_id))
 
 
@@ -70,7 +73,7 @@ async def get_webhook_endpoint(endpoint_id: str, response: Response, session: Se
 )
 async def update_webhook_endpoint(
     request: Request,
-    endpoint_id: str,
+    endpoint_id: VisibleStr,
     body: EndpointUpdate,
     response: Response,
     session: Session,
@@ -86,14 +89,14 @@ async def update_webhook_endpoint(
 
 
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204)
-async def delete_webhook_endpoint(endpoint_id: str, session: Session, actor: Admin) -> None:
+async def delete_webhook_endpoint(endpoint_id: VisibleStr, session: Session, actor: Admin) -> None:
     """Delete the endpoint, its queue and its delivery log."""
     await service.delete_endpoint(session, actor.organisation_id, endpoint_id)
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/rotate-secret")
 async def rotate_webhook_secret(
-    request: Request, endpoint_id: str, response: Response, session: Session, actor: Admin, now: ServiceNow
+    request: Request, endpoint_id: VisibleStr, response: Response, session: Session, actor: Admin, now: ServiceNow
 ) -> EndpointWithSecret:
     """A new signing secret, shown once. The old one keeps signing beside it (two signatures in
     `webhook-signature`) for `SPONSORFLOW_WEBHOOK_SECRET_ROTATION_HOURS` (24), time to deploy the new one."""
@@ -105,7 +108,7 @@ async def rotate_webhook_secret(
     "/webhook-endpoints/{endpoint_id}/test", status_code=202, responses=problem_responses(409, "endpoint_disabled")
 )
 async def test_webhook_endpoint(
-    request: Request, endpoint_id: str, response: Response, session: Session, actor: Admin, now: ServiceNow
+    request: Request, endpoint_id: VisibleStr, response: Response, session: Session, actor: Admin, now: ServiceNow
 ) -> DeliveryOut:
     """Send a `webhook_endpoint.test` event to this endpoint only. Follow its attempts at the delivery."""
     delivery = await service.send_test(
@@ -120,13 +123,13 @@ DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries")
 async def list_webhook_deliveries(
-    endpoint_id: str,
+    endpoint_id: VisibleStr,
     session: Session,
     actor: Admin,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     status: Annotated[DeliveryStatus | None, Query()] = None,
-    event_type: Annotated[str | None, Query(max_length=60)] = None,
+    event_type: Annotated[VisibleStr | None, Query(max_length=60)] = None,
     created_after: Annotated[AwareDatetime | None, Query()] = None,
     created_before: Annotated[AwareDatetime | None, Query()] = None,
 ) -> Page[DeliveryOut]:
@@ -137,7 +140,7 @@ async def list_webhook_deliveries(
 
 @router.post("/webhook-endpoints/{endpoint_id}/redeliver-failed", status_code=202)
 async def redeliver_failed_webhooks(
-    endpoint_id: str, body: RedeliverFailedIn, session: Session, actor: Admin, now: ServiceNow
+    endpoint_id: VisibleStr, body: RedeliverFailedIn, session: Session, actor: Admin, now: ServiceNow
 ) -> RedeliveredOut:
     """Queue again every failed delivery of events since `since`, e.g. after the receiver was down. They
     go out in seq order, each on a fresh schedule (and only once the endpoint is enabled)."""
@@ -145,7 +148,7 @@ async def redeliver_failed_webhooks(
 
 
 @router.get("/webhook-deliveries/{delivery_id}")
-async def get_webhook_delivery(delivery_id: str, session: Session, actor: Admin) -> DeliveryDetail:
+async def get_webhook_delivery(delivery_id: VisibleStr, session: Session, actor: Admin) -> DeliveryDetail:
     """A delivery with the body it sends and every attempt."""
     return await service.get_delivery(session, actor.organisation_id, delivery_id)
 
@@ -155,6 +158,6 @@ async def get_webhook_delivery(delivery_id: str, session: Session, actor: Admin)
     status_code=202,
     responses=problem_responses(409, "delivery_in_flight"),
 )
-async def redeliver_webhook(delivery_id: str, session: Session, actor: Admin, now: ServiceNow) -> DeliveryOut:
+async def redeliver_webhook(delivery_id: VisibleStr, session: Session, actor: Admin, now: ServiceNow) -> DeliveryOut:
     """Send the event again on a fresh schedule, in its place in seq order (same `webhook-id`)."""
     return await service.redeliver(session, actor.organisation_id, delivery_id, now)

@@ -3,19 +3,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
-EventTypes = list[str] | None
+from app.api.types import VisibleStr, shown_once
+
+EventTypes = list[VisibleStr] | None
 _EVENT_TYPES_DOC = "the event types to receive (see `GET /v1/event-types`); null for every type, present and future"
 
 
 class EndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=1, max_length=2048, examples=["https://hooks.example.com/sponsorflow"])
+    url: VisibleStr = Field(min_length=1, max_length=2048, examples=["https://hooks.example.com/sponsorflow"])
     event_types: EventTypes = Field(default=None, min_length=1, description=_EVENT_TYPES_DOC)
-    description: str | None = Field(default=None, max_length=500)
-    enabled: bool = True
+    description: VisibleStr | None = Field(default=None, max_length=500)
+    enabled: StrictBool = True
 
 
 class EndpointUpdate(BaseModel):
@@ -23,10 +25,10 @@ class EndpointUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    url: VisibleStr | None = Field(default=None, min_length=1, max_length=2048)
     event_types: EventTypes = Field(default=None, min_length=1, description=_EVENT_TYPES_DOC)
-    description: str | None = Field(default=None, max_length=500)
-    enabled: bool | None = None
+    description: VisibleStr | None = Field(default=None, max_length=500)
+    enabled: StrictBool | None = None
 
 
 class EndpointOut(BaseModel):
@@ -48,7 +50,7 @@ class EndpointOut(BaseModel):
 
 
 class EndpointWithSecret(EndpointOut):
-    secret: str = Field(description="the signing secret (`whsec_...`): shown once, store it now")
+    secret: str = shown_once("the signing secret (`whsec_...`): shown once, store it now")
 
 
 class DeliveryOut(BaseModel):

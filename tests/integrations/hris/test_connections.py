@@ -11,6 +11,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.api.types import SHOWN_ONCE
 from app.config import Settings
 from app.integrations.hris.mapping import DEFAULT_FIELD_MAPS
 from app.integrations.hris.models import HrisConnection
@@ -18,6 +19,7 @@ from app.integrations.hris.providers import Provider
 from app.integrations.hris.secrets import SecretBox
 from tests.integrations.hris.conftest import Hris, connect
 from tests.integrations.hris.senders import Person
+from tests.support.problems import tables_holding
 from tests.support.tenants import Tenant
 
 
@@ -144,3 +146,16 @@ def test_production_needs_its_own_encryption_key_for_signing_secrets() -> None:
     sealed = SecretBox(Settings(hris_encryption_keys=[retired]).hris_encryption_keys).seal("s3cret-s3cret-s3cret")
     box = SecretBox(Settings(environment="production", hris_encryption_keys=[current, retired]).hris_encryption_keys)  # type: ignore[arg-type]
     assert box.open(sealed) == "s3cret-s3cret-s3cret"  # a retired key still decrypts while listed
+
+
+async def test_a_replayed_connection_does_not_bring_the_secret_back(
+    http: AsyncClient, tenant: Tenant, db: AsyncEngine
+) -> None:
+    body = {"name": "BambooHR", "provider": "bamboohr", "selector": {"field": "Visa", "values": ["Yes"]}}
+    once = tenant.headers("admin", **{"Idempotency-Key": "connect-1"})
+    first = await http.post("/v1/hris-connections", json=body, headers=once)
+    assert first.status_code == 201, first.text
+    replay = await http.post("/v1/hris-connections", json=body, headers=once)
+    assert replay.json() == first.json() | {"signing_secret": SHOWN_ONCE}
+    # Kept encrypted only: the plain secret is in no table.
+    assert await tables_holding(db, first.json()["signing_secret"]) == set()
