@@ -99,7 +99,7 @@ async def apply_hire_action(
     now: Now,
     book: Book,
     if_match: RequiredIfMatch,
-    body: Annotated[dict[str, Any] | None, Body(include_in_schema=False)] = None,
+    body: Annotated[dict[str, Any], Body(include_in_schema=False, default_factory=dict)],
 ) -> HireOut:
     """Apply an action to a case (the contract lists one operation per action, each with its body). A
     refused action answers 409 with the guards' reasons and changes nothing; a stale If-Match answers 412."""

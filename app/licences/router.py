@@ -49,7 +49,7 @@ async def apply_licence_action(
     now: Now,
     book: Book,
     if_match: RequiredIfMatch,
-    body: Annotated[dict[str, Any] | None, Body(include_in_schema=False)] = None,
+    body: Annotated[dict[str, Any], Body(include_in_schema=False, default_factory=dict)],
 ) -> LicenceOut:
     """Record what UKVI decided or the sponsor did. Entering `active` moves hires waiting for the licence
     to `draft`; revocation or surrender withdraws pre-employment cases and ends sponsored employment."""

@@ -243,3 +243,15 @@ async def test_a_body_that_is_not_utf8_is_malformed_json(client: AsyncClient, te
         headers=tenant.headers(**{"Content-Type": "application/json"}),
     )
     assert_problem(r, 400, "malformed_json")
+
+
+async def test_an_action_body_of_json_null_is_refused(casework: Casework, client: AsyncClient, db: AsyncEngine) -> None:
+    # The contract gives every action one object body; `null` is not one (an absent body still means `{}`).
+    await casework.licence_active()
+    hire = await casework.create()
+    headers = casework.headers(**{"If-Match": casework.etags[hire["id"]], "Content-Type": "application/json"})
+    r = await refused(client, db, "POST", f"/v1/hires/{hire['id']}/actions/close", content=b"null", headers=headers)
+    assert_field_refused(r, "body")
+    admin = casework.tenant.headers("admin", **{"If-Match": "*", "Content-Type": "application/json"})
+    r = await refused(client, db, "POST", "/v1/licence/actions/suspend", content=b"null", headers=admin)
+    assert_field_refused(r, "body")
