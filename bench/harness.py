@@ -28,8 +28,10 @@ from cryptography.fernet import Fernet  # noqa: E402
 from httpx import ASGITransport, AsyncClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession  # noqa: E402
 
+from app.audit import administration  # noqa: E402
+from app.audit.service import SYSTEM  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.context import uk_today  # noqa: E402
 from app.db.engine import create_sessionmaker  # noqa: E402
@@ -38,7 +40,7 @@ from app.deadlines.models import Deadline  # noqa: E402
 from app.hires.models import Hire  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.organisations import service as organisations  # noqa: E402
-from app.organisations.models import Nation, SponsorSize  # noqa: E402
+from app.organisations.models import Nation, Organisation, SponsorSize  # noqa: E402
 from app.organisations.principals import Role  # noqa: E402
 from app.organisations.schemas import ApiKeyCreate, OrganisationCreate  # noqa: E402
 
@@ -388,6 +390,34 @@ class Seeded:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+async def bench_organisation(
+    session: AsyncSession, now: datetime, sponsor_size: SponsorSize = SponsorSize.medium_large
+) -> Organisation:
+    """The one organisation every benchmark seeds."""
+    return await organisations.create_organisation(
+        session, OrganisationCreate(name="Bench Ltd", sponsor_size=sponsor_size, nation=Nation.england_and_wales), now
+    )
+
+
+async def bench_key(session: AsyncSession, organisation_id: str, role: Role, name: str, now: datetime) -> str:
+    """An organisation's API key (its secret), created as the CLI creates one."""
+    created = await administration.create_api_key(
+        session, organisation_id, ApiKeyCreate(name=name, role=role), SYSTEM, now
+    )
+    return created.key
+
+
+def print_markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A results table as Markdown (the READMEs quote it): the first column left, the figures right."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print()
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        print("| " + " | ".join(cells) + " |")
+
+
 async def seed(engine: AsyncEngine, url: str, hires: int) -> Seeded:
     """Migrate, create an organisation with an active licence, walk one hire to `employed` through the
     API (as a client would), then clone it and its open deadlines in SQL until there are `hires`."""
@@ -395,19 +425,10 @@ async def seed(engine: AsyncEngine, url: str, hires: int) -> Seeded:
     now = datetime.now(UTC)
     today = uk_today(now)
     async with create_sessionmaker(engine)() as session:
-        org = await organisations.create_organisation(
-            session,
-            OrganisationCreate(
-                name="Bench Ltd", sponsor_size=SponsorSize.medium_large, nation=Nation.england_and_wales
-            ),
-            now,
-        )
+        org = await bench_organisation(session, now)
         keys = {}
         for role in (Role.admin, Role.hr, Role.viewer):
-            created = await organisations.create_api_key(
-                session, org.id, ApiKeyCreate(name=role.value, role=role), None, now
-            )
-            keys[role] = created.key
+            keys[role] = await bench_key(session, org.id, role, role.value, now)
     app = create_app(bench_settings(url), engine=engine)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://bench") as client:
         seed_id = await _walk_to_employed(client, keys[Role.admin], keys[Role.hr], today)

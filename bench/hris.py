@@ -45,10 +45,8 @@ from app.config import Settings  # noqa: E402
 from app.db.engine import create_engine, create_sessionmaker  # noqa: E402
 from app.db.migrations import upgrade  # noqa: E402
 from app.integrations.hris.models import HrisEvent  # noqa: E402
-from app.organisations import service as organisations  # noqa: E402
-from app.organisations.models import Nation, SponsorSize  # noqa: E402
 from app.organisations.principals import Role  # noqa: E402
-from app.organisations.schemas import ApiKeyCreate, OrganisationCreate  # noqa: E402
+from bench.harness import bench_key, bench_organisation  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SPONSORFLOW_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "sponsorflow_bench_hris"
@@ -84,17 +82,8 @@ async def prepare(url: str) -> str:
         await upgrade(engine)
         now = datetime.now(UTC)
         async with create_sessionmaker(engine)() as session:
-            org = await organisations.create_organisation(
-                session,
-                OrganisationCreate(
-                    name="Bench Ltd", sponsor_size=SponsorSize.medium_large, nation=Nation.england_and_wales
-                ),
-                now,
-            )
-            key = await organisations.create_api_key(
-                session, org.id, ApiKeyCreate(name="bench", role=Role.admin), None, now
-            )
-        return key.key
+            org = await bench_organisation(session, now)
+            return await bench_key(session, org.id, Role.admin, "bench", now)
     finally:
         await engine.dispose()
 

@@ -38,11 +38,9 @@ from app.db.base import UTCDateTime  # noqa: E402
 from app.db.engine import create_engine, create_sessionmaker  # noqa: E402
 from app.db.migrations import upgrade  # noqa: E402
 from app.deadlines.models import Deadline  # noqa: E402
-from app.organisations import service as organisations  # noqa: E402
-from app.organisations.models import Nation, SponsorSize  # noqa: E402
-from app.organisations.schemas import OrganisationCreate  # noqa: E402
 from app.rules import RuleBook, load_rulebook  # noqa: E402
 from app.worker.deadlines import fire_due  # noqa: E402
+from bench.harness import bench_organisation, print_markdown_table  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SPONSORFLOW_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "sponsorflow_bench"
@@ -109,13 +107,7 @@ async def prepare(engine: AsyncEngine, pending: int, due: int) -> tuple[list[str
     await upgrade(engine)
     now = datetime.now(UTC)
     async with create_sessionmaker(engine)() as session:
-        org = await organisations.create_organisation(
-            session,
-            OrganisationCreate(
-                name="Bench Ltd", sponsor_size=SponsorSize.medium_large, nation=Nation.england_and_wales
-            ),
-            now,
-        )
+        org = await bench_organisation(session, now)
     # Pending rows fire from tomorrow on, one every 30 s (1,000,000 rows span about a year); due rows
     # fell due over the past few hours, one a second.
     await load(engine, org.id, "dl_pend_", pending, now + timedelta(days=1), 30)
@@ -236,13 +228,7 @@ def print_table(results: list[Result], batch: int) -> None:
         )
         for r in results
     ]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    print()
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
-        print("| " + " | ".join(cells) + " |")
+    print_markdown_table(header, rows)
     print()
     print(
         f"One pass = fire_due(batch_size={batch}) finding and firing every due row (status, audit event, outbox "

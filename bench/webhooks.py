@@ -53,9 +53,8 @@ from app.integrations.webhooks.models import WebhookDelivery  # noqa: E402
 from app.integrations.webhooks.relay import relay_due  # noqa: E402
 from app.integrations.webhooks.schemas import EndpointIn  # noqa: E402
 from app.integrations.webhooks.sender import Sender  # noqa: E402
-from app.organisations import service as organisations  # noqa: E402
-from app.organisations.models import Nation, SponsorSize  # noqa: E402
-from app.organisations.schemas import OrganisationCreate  # noqa: E402
+from app.organisations.models import SponsorSize  # noqa: E402
+from bench.harness import bench_organisation, print_markdown_table  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SPONSORFLOW_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "sponsorflow_bench_webhooks"
@@ -179,11 +178,7 @@ async def measure(database: str, url: str, events: int, rate: float, interval: f
         await upgrade(engine)
         sessions = create_sessionmaker(engine)
         async with sessions() as session:
-            org = await organisations.create_organisation(
-                session,
-                OrganisationCreate(name="Bench Ltd", sponsor_size=SponsorSize.small, nation=Nation.england_and_wales),
-                datetime.now(UTC),
-            )
+            org = await bench_organisation(session, datetime.now(UTC), SponsorSize.small)
         async with sessions() as session:
             await webhooks.create_endpoint(
                 session, org.id, EndpointIn(url=f"http://127.0.0.1:{port}/hook"), datetime.now(UTC), settings
@@ -262,13 +257,7 @@ def print_table(results: list[Result], rate: float, interval: float) -> None:
         )
         for r in results
     ]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    print()
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
-        print("| " + " | ".join(cells) + " |")
+    print_markdown_table(header, rows)
     if len(results) == 2:
         a, b = results
         print(
