@@ -8,6 +8,7 @@ connect cannot redirect it), with the original host in `Host` and TLS SNI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -79,10 +80,8 @@ def refusal(address: IPAddress, settings: Settings) -> str | None:
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
-    try:
+    with contextlib.suppress(ValueError):  # a name, not a literal address: look it up
         return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
