@@ -1,6 +1,7 @@
 """An organisation's administration, each change with its audit event: its details (the sponsor size and
 nation set fees and calendars) and its API keys. Here, above the organisation domain, because the events
-go to the organisation's feed; one transaction per use case, committed here."""
+go to the organisation's feed; one transaction per use case, committed here. The audit append flushes
+the staged change before it takes the organisation's event counter."""
 
 from __future__ import annotations
 
@@ -34,7 +35,6 @@ async def update_organisation(
         org, changed = await organisations.stage_update(session, organisation_id, data, if_match, now)
         if changed:
             event = EventDraft("organisation.updated", "organisation", organisation_id, data={"changed": changed})
-            await session.flush()
             await audit.record(session, organisation_id, actor, [event], now)
     return org
 
@@ -47,7 +47,6 @@ async def create_api_key(
         created = organisations.add_api_key(session, organisation_id, data, actor.id, now)
         if organisation_id is not None:
             event = EventDraft("api_key.created", "api_key", created.id, data=_key_details(created))
-            await session.flush()
             await audit.record(session, organisation_id, actor, [event], now)
     return created
 
@@ -59,6 +58,5 @@ async def revoke_api_key(
         key, revoked = await organisations.stage_revoke(session, organisation_id, key_id, now)
         if revoked:
             event = EventDraft("api_key.revoked", "api_key", key_id, data=_key_details(key))
-            await session.flush()
             await audit.record(session, organisation_id, actor, [event], now)
     return key

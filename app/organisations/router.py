@@ -7,7 +7,6 @@ from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.api.types import VisibleStr
 from app.audit import administration
-from app.audit.schemas import Actor
 from app.db.session import Session
 from app.errors import ProblemError
 from app.organisations import service
@@ -81,8 +80,7 @@ async def update_organisation(
     service.visible_organisation_id(principal, organisation_id)
     if not principal.is_platform and principal.role is not Role.admin:
         raise ProblemError(403, "forbidden", "changing the organisation needs the admin role")
-    actor = Actor(type="api_key", id=principal.key_id, role=principal.role.value)
-    org = await administration.update_organisation(session, organisation_id, body, if_match, actor, now)
+    org = await administration.update_organisation(session, organisation_id, body, if_match, actor_of(principal), now)
     return tagged(response, org)
 
 

@@ -15,7 +15,7 @@ from app.api.etags import IfMatch, parse_if_match
 from app.audit.schemas import Actor
 from app.calendar import Nation
 from app.context import Context
-from app.organisations.principals import OrgActor
+from app.organisations.principals import OrgActor, Principal
 from app.rules.book import RuleBook
 from app.web.auth import acting
 from app.web.idempotency import ApiRoute
@@ -85,8 +85,9 @@ async def rulebook_dependency(request: Request) -> RuleBook:
 Book = Annotated[RuleBook, Depends(rulebook_dependency)]
 
 
-def actor_of(actor: OrgActor) -> Actor:
-    return Actor(type="api_key", id=actor.key_id, role=actor.role.value)
+def actor_of(caller: OrgActor | Principal) -> Actor:
+    """Who the audit trail names: the key, with the role it acts in."""
+    return Actor(type="api_key", id=caller.key_id, role=caller.role.value)
 
 
 def context(actor: OrgActor, now: datetime, book: RuleBook) -> Context:
