@@ -96,9 +96,9 @@ def main() -> None:
             f"{work.name} on {args.database}: {measured.requests_per_second:.0f} req/s, CPU "
             f"{measured.app_cpu_ms:.2f} + {measured.db_cpu_ms:.2f} ms/req (app + db; sampling slows the app)"
         )
-        top(stacks, args.top)
         if args.raw:
             shutil.copy(stacks, args.raw)
+        top(stacks, args.top)
 
 
 if __name__ == "__main__":

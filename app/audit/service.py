@@ -15,6 +15,7 @@ from app.api.cursors import cursor_field, encode_cursor
 from app.audit.models import Event, OutboxMessage
 from app.audit.schemas import Actor, EventFeed, EventOut
 from app.db.base import UTCDateTime
+from app.db.driver import Step, send
 from app.db.folding import Folded, take_pending
 from app.db.transactions import read_transaction
 from app.ids import new_id
@@ -98,14 +99,14 @@ async def record(
     ]
     payloads = [e.model_dump(mode="json") for e in events]
     postgresql = session.get_bind().dialect.name == "postgresql"
-    # What the session holds pending goes into the append's own statement on PostgreSQL, and out as plain
-    # Core statements elsewhere (app.db.folding); unless it cannot, then the ORM flushes it. Either way
-    # the case's own writes come before the counter, whose row lock is then held only briefly.
+    # What the session holds pending goes into the append's own statement on PostgreSQL, and into the
+    # append's batch of driver statements elsewhere (app.db.folding); unless it cannot, then the ORM
+    # flushes it. Either way the case's own writes come before the counter, whose row lock is then held
+    # only briefly.
     folded = take_pending(session)
     if folded is None:
         await session.flush()
-    elif not postgresql:
-        await folded.write(session)
+        folded = Folded()
     shared = {
         "organisation_id": organisation_id,
         "actor_type": actor.type,
@@ -114,27 +115,36 @@ async def record(
         "request_id": request_id,
         "occurred_at": now,
     }
-    if postgresql:
-        first = await _append_in_one_statement(session, rows, payloads, shared, folded or Folded())
-    else:
-        first = await _append(session, rows, payloads, shared)
+    append = _append_in_one_statement if postgresql else _append
+    first = await append(session, rows, payloads, shared, folded)
+    folded.forget(session)
     for offset, event in enumerate(events):
         event.seq = first + offset
     return events
 
 
 async def _append(
-    session: AsyncSession, rows: list[dict[str, Any]], payloads: list[dict[str, Any]], shared: dict[str, Any]
+    session: AsyncSession,
+    rows: list[dict[str, Any]],
+    payloads: list[dict[str, Any]],
+    shared: dict[str, Any],
+    folded: Folded,
 ) -> int:
-    """The counter, the events, the outbox rows: three statements (SQLite: its writers are serialised
-    by BEGIN IMMEDIATE for the whole transaction anyway)."""
-    first = await _take_seqs(session, shared["organisation_id"], len(rows))
-    await session.execute(
-        _INSERT_EVENTS, [{**row, **shared, "seq": first + i} for i, row in enumerate(rows)]
-    )  # events before outbox rows (foreign key)
-    await session.execute(
-        _INSERT_OUTBOX,
-        [
+    """The folded writes, the counter, the events, the outbox rows: one statement each, sent as one batch
+    (SQLite: its writers are serialised by BEGIN IMMEDIATE for the whole transaction anyway)."""
+    steps = folded.steps()
+    counter = len(steps)
+
+    def first_seq(results: list[list[Any]]) -> int:
+        return int(results[counter][0][0]) - len(rows) + 1
+
+    def events(results: list[list[Any]]) -> list[dict[str, Any]]:
+        first = first_seq(results)
+        return [{**row, **shared, "seq": first + i} for i, row in enumerate(rows)]
+
+    def outbox(results: list[list[Any]]) -> list[dict[str, Any]]:
+        first = first_seq(results)
+        return [
             {
                 "organisation_id": shared["organisation_id"],
                 "event_id": row["id"],
@@ -144,14 +154,14 @@ async def _append(
                 "delivered_at": None,
             }
             for i, (row, payload) in enumerate(zip(rows, payloads, strict=True))
-        ],
-    )
-    return first
+        ]
 
-
-async def _take_seqs(session: AsyncSession, organisation_id: str, n: int) -> int:
-    last = (await session.execute(_TAKE_SEQS, {"organisation_id": organisation_id, "n": n})).scalar_one()
-    return int(last) - n + 1
+    steps += [
+        Step(_TAKE_SEQS, [{"organisation_id": shared["organisation_id"], "n": len(rows)}]),
+        Step(_INSERT_EVENTS, events),  # events before outbox rows (foreign key)
+        Step(_INSERT_OUTBOX, outbox),
+    ]
+    return first_seq(await send(session, *steps))
 
 
 # The events and their outbox rows arrive as one JSON array; each outbox payload is the event as
@@ -204,11 +214,9 @@ async def _append_in_one_statement(
         {**row, "ord": i + 1, "payload": payload} for i, (row, payload) in enumerate(zip(rows, payloads, strict=True))
     ]
     ctes, folded_params = folded.ctes(session.get_bind().dialect)
-    first = await session.execute(
-        _append_statement(ctes), {**shared, **folded_params, "n": len(rows), "rows": json.dumps(drafts)}
-    )
-    folded.forget(session)
-    return int(first.scalar_one())
+    params = {**shared, **folded_params, "n": len(rows), "rows": json.dumps(drafts)}
+    (result,) = await send(session, Step(_append_statement(ctes), [params]))
+    return int(result[0][0])
 
 
 def to_out(event: Event) -> EventOut:

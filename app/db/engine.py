@@ -16,6 +16,9 @@ from app.config import Settings
 
 #: Connection execution option asking SQLite for BEGIN IMMEDIATE (see app.db.transactions).
 SQLITE_IMMEDIATE = "sponsorflow_sqlite_immediate"
+#: Connection execution option: no BEGIN on SQLite, for a read of one statement (it has its own snapshot;
+#: the COMMIT or ROLLBACK SQLAlchemy then sends finds no transaction and does nothing).
+SQLITE_NO_BEGIN = "sponsorflow_sqlite_no_begin"
 #: A statement's parameters hold personal data (names, emails, dates of birth): an error's message, and so
 #: any log line or traceback that prints it, shows the statement without them.
 HIDE_PARAMETERS = True
@@ -67,8 +70,9 @@ def _sqlite_engine(settings: Settings) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(SQLITE_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if not options.get(SQLITE_NO_BEGIN, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(SQLITE_IMMEDIATE, False) else "BEGIN")
 
     return engine
 

@@ -30,6 +30,8 @@ from sqlalchemy.orm import Mapper, object_mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator
 
+from app.db.driver import Step
+
 _FOLDABLE: set[type] = set()
 
 
@@ -68,21 +70,18 @@ class Folded:
             params[f"fold_u{n}"] = json.dumps(_json_row(table, row, dialect), default=_json_value)
         return parts, params
 
-    async def write(self, session: AsyncSession) -> None:
-        """Elsewhere (SQLite: no round trips to save): the same rows as Core statements, one per table
-        and changed row, without the unit of work's bookkeeping."""
-        connection = await session.connection()
+    def steps(self) -> list[Step]:
+        """Elsewhere (SQLite: no round trips to save): the same rows as plain statements for the driver
+        (app.db.driver), one per table and changed row, without the unit of work's bookkeeping."""
         # Parents first: SQLite checks each foreign key as the row goes in.
-        for table in sorted(self.inserts, key=_dependency_order):
-            await connection.execute(_insert(table), self.inserts[table])
+        steps = [Step(_insert(table), self.inserts[table]) for table in sorted(self.inserts, key=_dependency_order)]
         for table, keys, row in self.updates:
-            await connection.execute(
-                _update(table, keys, tuple(row)), {f"fold_{k}" if k in keys else k: v for k, v in row.items()}
-            )
-        self.forget(session)
+            params = {f"fold_{k}" if k in keys else k: v for k, v in row.items()}
+            steps.append(Step(_update(table, keys, tuple(row)), [params]))
+        return steps
 
     def forget(self, session: AsyncSession) -> None:
-        """The statement wrote them: the session must not write them again at commit."""
+        """The statements wrote them: the session must not write them again at commit."""
         for obj in self.objects:
             session.expunge(obj)
 

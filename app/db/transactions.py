@@ -19,7 +19,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import SQLITE_IMMEDIATE
+from app.db.engine import SQLITE_IMMEDIATE, SQLITE_NO_BEGIN
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -66,12 +66,15 @@ async def read_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]
 @asynccontextmanager
 async def single_read(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """A read of one statement outside a writer's transaction needs none of its own: the statement has
-    its own snapshot. On PostgreSQL it runs in autocommit, sparing BEGIN and COMMIT, two round trips."""
-    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
-        async with read_transaction(session):
-            yield session
+    its own snapshot. On PostgreSQL it runs in autocommit, sparing BEGIN and COMMIT, two round trips; on
+    SQLite without BEGIN."""
+    if session.in_transaction():
+        yield session
         return
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    await session.connection(
+        execution_options={"isolation_level": "AUTOCOMMIT"} if postgresql else {SQLITE_NO_BEGIN: True}
+    )
     try:
         yield session
     finally:

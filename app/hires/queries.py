@@ -111,19 +111,6 @@ FIND_WITH_STANDING = (
     .outerjoin(CosAllocation, CosAllocation.organisation_id == Hire.organisation_id)
     .where(Hire.id == bindparam("hire_id"), Hire.organisation_id == bindparam("organisation_id"))
 )
-_FIND_LOCKED_WITH_STANDING = FIND_WITH_STANDING.with_for_update(of=Hire)
-
-
-async def find_with_standing(
-    session: AsyncSession, organisation_id: str, hire_id: str, *, lock: bool = False
-) -> tuple[Hire, Standing]:
-    """The case (locked for update if asked) and, in the same statement, the organisation's standing as
-    its view reads it: one round trip where a separate read would be a second."""
-    params = {"hire_id": hire_id, "organisation_id": organisation_id}
-    row = (await session.execute(_FIND_LOCKED_WITH_STANDING if lock else FIND_WITH_STANDING, params)).first()
-    if row is None:
-        raise NotFound("hire")
-    return row[0], Standing.of(row[1], row[2])
 
 
 async def find(session: AsyncSession, organisation_id: str, hire_id: str, *, lock: bool = False) -> Hire:

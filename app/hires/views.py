@@ -10,18 +10,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Date, bindparam, cast, func, literal, literal_column, null, select, union_all
+from sqlalchemy import CompoundSelect, Date, bindparam, cast, literal, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cases
+from app.db.aggregates import json_rows
 from app.db.base import UTCDateTime
-from app.db.transactions import read_transaction, single_read
+from app.db.transactions import single_read
 from app.deadlines.models import Deadline
 from app.deadlines.service import OPEN
 from app.errors import NotFound
 from app.hires import eligibility
 from app.hires.models import Hire
-from app.hires.queries import FIND_WITH_STANDING, Standing, find_with_standing
+from app.hires.queries import FIND_WITH_STANDING, Standing
 from app.hires.queries import facts as case_facts
 from app.hires.schemas import DeadlineSummary, HireOut, ObligationSummary
 from app.obligations.models import Obligation
@@ -108,8 +109,10 @@ def _deadline(row: list[Any]) -> DeadlineSummary:
 
 
 def _utc(value: str) -> datetime:
-    # PostgreSQL renders timestamptz in JSON in the session's time zone: the ORM reads UTC.
-    return datetime.fromisoformat(value).astimezone(UTC)
+    # PostgreSQL renders timestamptz in JSON in the session's time zone, SQLite stores naive UTC: the ORM
+    # reads aware UTC.
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _one_of(column: Any, values: Iterable[str]) -> Any:
@@ -121,7 +124,7 @@ def _one_of(column: Any, values: Iterable[str]) -> Any:
 def _json_items(table: Any, columns: list[Any], *where: Any) -> Any:
     """A case's open rows of one table as one JSON array of arrays (soonest first), NULL when none."""
     return (
-        select(func.json_agg(func.json_build_array(*columns)))
+        select(json_rows(*columns))
         .select_from(table)
         .where(*where)
         .correlate(Hire)
@@ -130,7 +133,7 @@ def _json_items(table: Any, columns: list[Any], *where: Any) -> Any:
 
 
 # The case locked, what its view reads of the organisation, and its open deadlines and obligations: one
-# round trip on PostgreSQL, where the two reads would be two (SQLite has none to save).
+# statement, where the two reads would be two (on PostgreSQL two round trips).
 _FIND_WITH_ITEMS = (
     FIND_WITH_STANDING.add_columns(
         _json_items(
@@ -155,10 +158,6 @@ async def find_with_items(
 ) -> tuple[Hire, Standing, OpenItems]:
     """The case (locked for update if asked: then inside the caller's write transaction), the organisation's
     standing as its view reads it, and its open items, read together."""
-    if session.get_bind().dialect.name != "postgresql":
-        async with read_transaction(session):
-            hire, known = await find_with_standing(session, organisation_id, hire_id, lock=lock)
-            return hire, known, (await open_items(session, [hire.id]))[hire.id]
     params = {"hire_id": hire_id, "organisation_id": organisation_id}
     async with single_read(session):
         row = (await session.execute(_FIND_LOCKED_WITH_ITEMS if lock else _FIND_WITH_ITEMS, params)).first()

@@ -21,11 +21,11 @@ _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
 
 
 @contextmanager
-def counted(engine: AsyncEngine) -> Iterator[list[str]]:
+def counted(engine: AsyncEngine, *, transaction_control: bool = False) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+        if transaction_control or not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
             statements.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
@@ -64,11 +64,11 @@ async def test_an_action_costs_the_same_statements_after_a_long_history(
 # An action on PostgreSQL: the case locked, with what its view reads of the licence and allocation
 # (unlocked) and its open deadlines and obligations, in one statement; then the case update, the
 # obligation and its deadline, the audit counter, the event and its outbox row, in one more. On SQLite
-# (no round trips to save) the open items are a statement of their own, and the writes six.
-ACTION_BUDGET = {"postgresql": 2, "sqlite": 8}
-# A case read: the case with the licence and allocation its view reads and its open items (PostgreSQL:
-# one statement, run without a transaction around it; SQLite: two).
-READ_BUDGET = {"postgresql": 1, "sqlite": 2}
+# (no round trips to save, and no data-modifying CTEs) the writes are six, sent to the driver as one batch.
+ACTION_BUDGET = {"postgresql": 2, "sqlite": 7}
+# A case read: the case with the licence and allocation its view reads and its open items, one statement
+# (on PostgreSQL run without a transaction around it).
+READ_BUDGET = {"postgresql": 1, "sqlite": 1}
 LIST_BUDGET = 3  # the page, the standing its states need, the open items of every case on it
 
 
@@ -103,6 +103,20 @@ async def test_a_case_read_stays_within_its_budget(
     assert r.status_code == 200, r.text
     assert r.json()["state"] == state
     assert len(statements) <= READ_BUDGET[db.dialect.name], "\n".join(statements)
+
+
+async def test_a_case_read_is_one_statement_without_a_transaction_around_it(
+    client: AsyncClient, tenant: Tenant, clock: FrozenClock, db: AsyncEngine
+) -> None:
+    # One statement has its own snapshot: BEGIN and COMMIT would only cost (on PostgreSQL two round trips;
+    # there asyncpg sends them outside the cursor, so SQLite is where this test sees them).
+    hid = await _employed(Casework(client, tenant, clock))
+    headers = tenant.headers("viewer")
+    await client.get(f"/v1/hires/{hid}", headers=headers)
+    with counted(db, transaction_control=True) as statements:
+        r = await client.get(f"/v1/hires/{hid}", headers=headers)
+    assert r.status_code == 200, r.text
+    assert len(statements) == 1 and statements[0].lstrip().startswith("SELECT"), statements
 
 
 async def test_a_list_page_costs_the_same_for_one_case_or_twenty(
