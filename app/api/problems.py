@@ -142,7 +142,10 @@ def install(app: FastAPI) -> None:
             return problem_response(
                 request, 409, "concurrent_conflict", "another request created this at the same time: reload and retry"
             )
-        if is_sqlite_busy(exc) or is_contention(exc):
+        lost = getattr(exc, "connection_invalidated", False)
+        if lost:  # the pool has discarded the connection: as transient as a busy database
+            log.warning("database connection lost: %s", describe(exc))
+        if lost or is_sqlite_busy(exc) or is_contention(exc):
             return problem_response(
                 request,
                 503,

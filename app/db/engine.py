@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.dialects import registry
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -35,7 +36,19 @@ def create_engine(settings: Settings) -> AsyncEngine:
         hide_parameters=HIDE_PARAMETERS,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    event.listen(engine.sync_engine, "handle_error", _lost_connection)
     return engine
+
+
+def _lost_connection(context: ExceptionContext) -> None:
+    """A backend the server has just terminated can fail the next statement with asyncpg's
+    InternalClientError, for the milliseconds before asyncpg reads the socket's end. SQLAlchemy does not
+    take that for a disconnect, and would keep the connection in the pool for the next request to fail
+    on. Taken for one, the connection is discarded and the request answers 503 with Retry-After
+    (app.api.problems)."""
+    original = context.original_exception
+    if isinstance(original.__cause__ or original, asyncpg.InternalClientError):
+        context.is_disconnect = True
 
 
 def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

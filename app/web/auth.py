@@ -199,10 +199,6 @@ async def platform_principal(principal: Authenticated) -> Principal:
 PlatformPrincipal = Annotated[Principal, Depends(platform_principal)]
 
 
-async def org_actor(request: Request, _: Authenticated) -> OrgActor:
-    return await acting(request)
-
-
 async def acting(request: Request) -> OrgActor:
     """Who acts for which organisation in this request, worked out once per request: the role check and
     the organisation's clock (app.web.routing) both ask, the clock as a plain call rather than through
@@ -249,7 +245,13 @@ async def _acting(request: Request, principal: Principal) -> OrgActor:
 
 
 def require_role(minimum: Role) -> object:
-    async def dependency(actor: Annotated[OrgActor, Depends(org_actor)]) -> OrgActor:
+    """Who acts for which organisation, with at least this role. One dependency on the bearer scheme
+    (which documents it), not a chain: each level costs FastAPI a resolution on every request."""
+
+    async def dependency(
+        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> OrgActor:
+        actor = await acting(request)
         if RANK[actor.role] < RANK[minimum]:
             raise ProblemError(
                 403,

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from app.api.problems import PROBLEM_JSON, problem_example, problem_response_doc
 from app.db.session import get_session
-from app.web.auth import ORGANISATION_HEADER, authenticate, org_actor, platform_principal, require_role
+from app.web.auth import ORGANISATION_HEADER, authenticate, platform_principal, require_role
 from app.web.idempotency import HEADER as IDEMPOTENCY_HEADER
 from app.web.idempotency import REPLAYED_HEADER
 from app.web.routing import cursor_dependency, if_match_dependency, optional_if_match_dependency, rulebook_dependency
@@ -128,6 +128,9 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 def _complete(route: RouteContext, path: str, method: str, operation: dict[str, Any], gets: dict[str, Any]) -> None:
     calls = set(_calls(route.dependant))
     names = {getattr(call, "__qualname__", "") for call in calls}
+    # A role check authenticates the key and works out the organisation it acts for.
+    for_organisation = _ROLE_CHECK in names
+    authenticated = for_organisation or authenticate in calls
     api = path.startswith("/v1/")
     parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
     for parameter in parameters:
@@ -136,7 +139,7 @@ def _complete(route: RouteContext, path: str, method: str, operation: dict[str, 
             parameter["schema"] = {"type": "string", "title": "If-Match"}
     if api and method == "POST":
         parameters.append(_header(IDEMPOTENCY_HEADER, "replays the first answer to a repeat of this request", 255))
-    if org_actor in calls:
+    if for_organisation:
         parameters.append(_header(ORGANISATION_HEADER, "the organisation a platform key acts for"))
     if not parameters:
         del operation["parameters"]
@@ -150,13 +153,13 @@ def _complete(route: RouteContext, path: str, method: str, operation: dict[str, 
         known.extend(code for code in listed if code not in known)
 
     add(500, "internal_error")
-    if get_session in calls or authenticate in calls:
+    if get_session in calls or authenticated:
         add(503, "database_busy")
-    if authenticate in calls:
+    if authenticated:
         add(401, "unauthenticated")
     if platform_principal in calls or _ROLE_CHECK in names:
         add(403, "forbidden")
-    if org_actor in calls:
+    if for_organisation:
         add(400, "organisation_required")
         add(404, "not_found")
     if "{" in path:
