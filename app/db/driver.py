@@ -2,7 +2,7 @@
 
 An execution through SQLAlchemy builds an execution context, processes its parameters and wraps its
 result: some 40 µs of Python for a one-row INSERT where the DBAPI cursor's own call, reached through one
-greenlet hop, costs 19 µs (bench/README.md, "Where an action's time goes"). The hot writes (an action's
+greenlet hop, costs 19 µs (bench/README.md, "Where the time goes", third round). The hot writes (an action's
 rows and its audit append) are the same few statements every time, so they are compiled once per dialect
 and run here on the DBAPI cursor of the session's connection. What SQLAlchemy does per statement that the
 project relies on is kept: the types' bind processors, the `before_cursor_execute` listeners (statement
