@@ -15,7 +15,7 @@ from app.errors import Conflict, NotFound
 from app.hires import counting, eligibility
 from app.hires.models import Hire
 from app.job_mappings.service import soc_for_job_code
-from app.licences.models import CosAllocation, Licence
+from app.licences.models import CosAllocation, Licence, remaining
 from app.organisations.models import Organisation
 from app.workflow import Facts
 
@@ -40,17 +40,35 @@ class Standing:
             return cls(licence_state)
         return cls(licence_state, allocation.remaining, (allocation.year_start, allocation.year_end))
 
+    @classmethod
+    def of_columns(
+        cls,
+        licence_state: str | None,
+        granted: int | None,
+        used: int | None,
+        year_start: date | None,
+        year_end: date | None,
+    ) -> Standing:
+        """From `licence_state` and ALLOCATION_COLUMNS of an outer join (all None: no allocation)."""
+        if granted is None or used is None or year_start is None or year_end is None:
+            return cls(licence_state)
+        return cls(licence_state, remaining(granted, used), (year_start, year_end))
+
+
+#: What a read of the standing takes of the allocation: columns, not an ORM object to build and track.
+ALLOCATION_COLUMNS = (CosAllocation.granted, CosAllocation.used, CosAllocation.year_start, CosAllocation.year_end)
+
 
 async def standing(session: AsyncSession, organisation_id: str, reads: frozenset[str]) -> Standing:
     """The facts `reads` names, unlocked, in one statement; no statement when it names none of them."""
     if not reads & (_LICENCE_FACTS | _ALLOCATION_FACTS):
         return Standing()
     row = (await session.execute(_STANDING, {"organisation_id": organisation_id})).one()
-    return Standing.of(row[0], row[1])
+    return Standing.of_columns(*row)
 
 
 _STANDING = (
-    select(Licence.state, CosAllocation)
+    select(Licence.state, *ALLOCATION_COLUMNS)
     .select_from(Organisation)
     .outerjoin(Licence, and_(Licence.organisation_id == Organisation.id, Licence.is_current.is_(True)))
     .outerjoin(CosAllocation, CosAllocation.organisation_id == Organisation.id)
@@ -106,7 +124,7 @@ _FIND = select(Hire).where(Hire.id == bindparam("hire_id"), Hire.organisation_id
 _FIND_LOCKED = for_update(_FIND)
 # The case with what a view of it reads of the organisation (read, never locked: only the case is).
 FIND_WITH_STANDING = (
-    select(Hire, Licence.state, CosAllocation)
+    select(Hire, Licence.state, *ALLOCATION_COLUMNS)
     .outerjoin(Licence, and_(Licence.organisation_id == Hire.organisation_id, Licence.is_current.is_(True)))
     .outerjoin(CosAllocation, CosAllocation.organisation_id == Hire.organisation_id)
     .where(Hire.id == bindparam("hire_id"), Hire.organisation_id == bindparam("organisation_id"))

@@ -163,13 +163,14 @@ async def find_with_items(
         row = (await session.execute(_FIND_LOCKED_WITH_ITEMS if lock else _FIND_WITH_ITEMS, params)).first()
     if row is None:
         raise NotFound("hire")
+    hire, *standing, deadlines, obligations = row
     items = OpenItems(
-        [_deadline(d) for d in row[3] or ()],
-        [ObligationSummary(id=o[0], kind=o[1], status=o[2], due_on=o[3]) for o in row[4] or ()],
+        [_deadline(d) for d in deadlines or ()],
+        [ObligationSummary(id=o[0], kind=o[1], status=o[2], due_on=o[3]) for o in obligations or ()],
     )
     items.deadlines.sort(key=lambda d: (d.due_at, d.id))
     items.obligations.sort(key=lambda o: (o.due_on, o.id))
-    return row[0], Standing.of(row[1], row[2]), items
+    return hire, Standing.of_columns(*standing), items
 
 
 def summarise(hire: Hire, standing: Standing, items: OpenItems, today: date, book: RuleBook) -> HireOut:

@@ -61,4 +61,9 @@ class CosAllocation(Base):
 
     @property
     def remaining(self) -> int:
-        return max(self.granted - self.used, 0)
+        return remaining(self.granted, self.used)
+
+
+def remaining(granted: int, used: int) -> int:
+    """Undefined CoS still to assign this allocation year (an allocation cut below its use leaves none)."""
+    return max(granted - used, 0)
