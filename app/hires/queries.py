@@ -38,7 +38,8 @@ class Standing:
     def of(cls, licence_state: str | None, allocation: CosAllocation | None) -> Standing:
         if allocation is None:
             return cls(licence_state)
-        return cls(licence_state, allocation.remaining, (allocation.year_start, allocation.year_end))
+        a = allocation
+        return cls.of_columns(licence_state, a.granted, a.used, a.year_start, a.year_end)
 
     @classmethod
     def of_columns(

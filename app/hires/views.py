@@ -122,7 +122,7 @@ def _one_of(column: Any, values: Iterable[str]) -> Any:
 
 
 def _json_items(table: Any, columns: list[Any], *where: Any) -> Any:
-    """A case's open rows of one table as one JSON array of arrays (soonest first), NULL when none."""
+    """A case's open rows of one table as one JSON array of arrays, NULL or empty when none (sorted after)."""
     return (
         select(json_rows(*columns))
         .select_from(table)
