@@ -19,7 +19,7 @@ from app.config import Settings, get_settings
 from app.context import UK, uk_today
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade
-from app.main import create_app
+from app.main import create_app, server_app
 from app.ops.metrics import instrument_pool, serve_separately
 from app.ops.multiprocess import prepare_multiprocess
 from app.organisations.bootstrap import bootstrap_development
@@ -54,7 +54,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             proxy_headers=True,
         )
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=True)
+        uvicorn.run(server_app(settings), host=host, port=port, log_config=None, proxy_headers=True)
     return 0
 
 

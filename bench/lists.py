@@ -84,7 +84,7 @@ def measure(database: str, n: int, args: argparse.Namespace, wrk: str, tmp: Path
     # measures (and takes long at a million cases).
     env = production_env(url, SPONSORFLOW_SCHEDULER_ENABLED="false")
     found: dict[tuple[str, str], float] = {}
-    with serving("bench.serving:service_app", env, 1, tmp / f"lists-{database}-{n}.log") as base:
+    with serving("app.main:serve_app", env, 1, tmp / f"lists-{database}-{n}.log") as base:
         for name, path in LISTS:
             cursor = cursors["hires" if "/hires" in path else "deadlines"]
             for page, url_path in (("first", path), ("deep", f"{path}&cursor={cursor}")):

@@ -82,7 +82,7 @@ def main() -> None:
         url, _floor_url, planned = asyncio.run(prepare(args.database, args, tmp))
         work = next(w for w in planned if w.name == WORKS[args.work])
         env = production_env(url, SPONSORFLOW_LOG_LEVEL="INFO")
-        with serving("bench.serving:service_app", env, 1, tmp / "service.log", url) as server:
+        with serving("app.main:serve_app", env, 1, tmp / "service.log", url) as server:
             run_wrk(wrk, server, work.for_run(2), 2, work.connections, tmp)  # warm-up
             stacks = tmp / "stacks.txt"
             record = (

@@ -5,9 +5,10 @@
 
 For each configuration (PostgreSQL with 1 and 2 uvicorn workers, SQLite with 1) it builds a fresh
 database, seeds an organisation with an active licence and `--hires` employed hires, starts the floor
-app (bench/floor.py) and the service (bench/serving.py, production settings, JSON access logs) with the
-same uvicorn options, then runs interleaved rounds of `wrk` against both: each round measures every
-kind of request once, in the same order, so a slow moment of the shared machine hits a whole round.
+app (bench/floor.py) and the service (`app.main:serve_app`, the factory `sponsorflow serve --workers`
+runs; production settings, JSON access logs) with the same uvicorn options, then runs interleaved
+rounds of `wrk` against both: each round measures every kind of request once, in the same order, so a
+slow moment of the shared machine hits a whole round.
 Beside each rate it prints the CPU time per request of the server's processes and of the PostgreSQL
 backends serving it, which the machine's other load moves far less than the rates. Ratios are to the
 ORM floor measured in the same round; the table shows medians over the rounds. See bench/README.md.
@@ -193,7 +194,7 @@ def measure(config: str, args: argparse.Namespace, wrk: str, tmp: Path) -> dict[
     floor_env = {"FLOOR_DATABASE_URL": floor_url}
     with (
         serving("bench.floor:create_floor_app", floor_env, workers, log, floor_url) as floor_server,
-        serving("bench.serving:service_app", service_env, workers, log, url) as service_server,
+        serving("app.main:serve_app", service_env, workers, log, url) as service_server,
     ):
         servers = {"floor": floor_server, "service": service_server}
         for work in planned:  # warm-up: connections, caches, the first request's imports
