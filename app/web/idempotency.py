@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.api.models import IdempotencyRecord
 from app.api.problems import render
 from app.api.types import SHOWN_ONCE, shown_once_fields
+from app.db.session import Handler, SessionRoute
 from app.db.transactions import for_update, write_transaction
 from app.errors import Conflict, ProblemError
 from app.web.auth import ORGANISATION_HEADER, principal_of
@@ -121,10 +120,11 @@ async def _release(sessions: async_sessionmaker[AsyncSession], record_id: int) -
         await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
 
 
-class ApiRoute(APIRoute):
-    """The route class of every /v1 router: adds Idempotency-Key handling to POST routes."""
+class ApiRoute(SessionRoute):
+    """The route class of every /v1 router: adds Idempotency-Key handling to POST routes (the request's
+    session is closed before the response is stored)."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
         if not self.methods or "POST" not in self.methods:
             return handler

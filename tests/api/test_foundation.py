@@ -10,13 +10,16 @@ from typing import Any
 import asyncpg
 import pytest
 from cryptography.fernet import Fernet
-from httpx import AsyncClient
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from httpx import ASGITransport, AsyncClient
 from pydantic import ValidationError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import SessionTransaction
 
 from app.config import Settings
+from app.db.session import SessionRoute, get_session
 from tests.support.problems import NEW_ORG, assert_problem, organisation_count
 from tests.support.tenants import Tenant
 
@@ -177,6 +180,45 @@ async def test_a_statement_that_finds_its_connection_dead_answers_503_and_the_po
     assert r.headers["Retry-After"] == "1"
     assert invalidated  # not handed back to the pool for the next request to fail on
     assert (await client.get("/v1/hires", headers=headers)).status_code == 200
+
+
+def test_every_route_that_takes_a_session_closes_it_once_its_endpoint_returns(app: FastAPI) -> None:
+    # The session dependency only opens one; the route class closes it (app.db.session).
+    def calls(dependant: Any) -> set[Any]:
+        found = set()
+        for dependency in dependant.dependencies:
+            found |= {dependency.call, *calls(dependency)}
+        return found
+
+    routes = [r for r in iter_route_contexts(app.routes) if isinstance(r.original_route, APIRoute)]
+    with_session = [r for r in routes if get_session in calls(r.dependant)]
+    assert len(with_session) > 50
+    assert [r.path for r in with_session if not isinstance(r.original_route, SessionRoute)] == []
+
+
+async def test_a_request_hands_its_connection_back_before_it_is_answered(
+    app: FastAPI, tenant: Tenant, db: AsyncEngine
+) -> None:
+    pool: Any = db.sync_engine.pool
+    held_when_answering: list[int] = []
+
+    async def watched(scope: Any, receive: Any, send: Any) -> None:
+        async def watching_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                held_when_answering.append(pool.checkedout())
+            await send(message)
+
+        await app(scope, receive, watching_send)
+
+    hr = tenant.headers("hr")
+    async with AsyncClient(transport=ASGITransport(app=watched), base_url="http://test") as client:
+        answered = [
+            (await client.get("/v1/hires", headers=hr)).status_code,
+            (await client.post("/v1/hires", json={"given_name": "Ada"}, headers=hr)).status_code,  # invalid
+            (await client.get("/v1/hires/hire_missing", headers=hr)).status_code,  # refused by the use case
+        ]
+    assert answered == [200, 422, 404]
+    assert held_when_answering == [0, 0, 0]
 
 
 async def test_health_and_readiness(client: AsyncClient) -> None:

@@ -8,7 +8,7 @@ from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.api.types import Instant, VisibleStr
-from app.db.session import Session
+from app.db.session import Session, SessionRoute
 from app.integrations.hris import events, service
 from app.integrations.hris.schemas import (
     HrisConnectionCreate,
@@ -156,7 +156,7 @@ async def replay_hris_event(
     return await events.replay(session, actor.organisation_id, event_id, book, now)
 
 
-hooks = APIRouter(prefix="/hooks", tags=["hris receivers"])
+hooks = APIRouter(prefix="/hooks", tags=["hris receivers"], route_class=SessionRoute)
 
 _HOOK_BODY = {
     "requestBody": {
