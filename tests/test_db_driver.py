@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, event, insert, select, update
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import DeclarativeBase
 
 from app.db.base import UTCDateTime
-from app.db.driver import Step, send
+from app.db.driver import Step, adopt, holds, mapped_columns, send
 from app.db.engine import create_sessionmaker
 from app.db.errors import is_unique_violation
 from app.db.transactions import write_transaction
@@ -31,6 +32,16 @@ PROBE = Table(
 WITH_DEFAULT = Table(
     "driver_probe_defaults", MetaData(), Column("id", String(20), primary_key=True), Column("n", Integer, default=0)
 )
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Probe(_Base):
+    __table__ = PROBE
+
+
 _INSERT = insert(PROBE)
 _BUMP = update(PROBE).where(PROBE.c.id == "a").values(n=PROBE.c.n + 1).returning(PROBE.c.n)
 
@@ -94,3 +105,34 @@ async def test_a_statement_that_would_lose_a_python_default_is_refused(probe: As
     async with create_sessionmaker(probe)() as session, write_transaction(session):
         with pytest.raises(ValueError, match="Python defaults"):
             await send(session, Step(insert(WITH_DEFAULT), [{"id": "a"}]))
+
+
+async def test_a_select_returns_its_values_as_sqlalchemy_would(probe: AsyncEngine) -> None:
+    at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    async with create_sessionmaker(probe)() as session, write_transaction(session):
+        await send(session, Step(_INSERT, [{"id": "a", "n": 1, "at": at, "data": {"k": [1, 2]}}]))
+        (sent,) = await send(session, Step(select(PROBE).where(PROBE.c.id == bindparam("id")), [{"id": "a"}]))
+    # SQLite stores the time and the JSON as text: their types' result processors make them values again
+    assert sent == [["a", 1, at, {"k": [1, 2]}]]
+    assert [list(r) for r in await _rows(probe)] == sent
+
+
+async def test_an_adopted_row_is_the_object_the_orm_loads_and_its_changes_are_written(probe: AsyncEngine) -> None:
+    at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    mapper = Probe.__mapper__
+    sessions = create_sessionmaker(probe)
+    async with sessions() as session, write_transaction(session):
+        await send(session, Step(_INSERT, [{"id": "a", "n": 1, "at": at, "data": {"k": [1]}}]))
+    async with sessions() as session, write_transaction(session):
+        (rows,) = await send(session, Step(select(*mapped_columns(mapper)), [{}]))
+        assert not holds(session, mapper, "a")
+        adopted = adopt(session, mapper, rows[0])
+        assert holds(session, mapper, "a") and await session.get(Probe, "a") is adopted  # no second object
+        async with sessions() as other:
+            loaded = await other.get(Probe, "a")
+        columns = [c.key for c in PROBE.columns]
+        assert [getattr(adopted, c) for c in columns] == [getattr(loaded, c) for c in columns]
+        assert not session.dirty
+        adopted.n = 5
+        assert list(session.dirty) == [adopted]
+    assert [(r.id, r.n) for r in await _rows(probe)] == [("a", 5)]

@@ -9,6 +9,11 @@ project relies on is kept: the types' bind processors, the `before_cursor_execut
 budgets count what is sent), and its exception wrapping and disconnect handling (app.db.errors reads
 what it raises). What it would add and these statements must not need is refused when compiling: Python
 side defaults of columns an INSERT leaves out, `onupdate` columns of an UPDATE.
+
+A SELECT (or RETURNING) sent here gets its columns' result processors, worked out once per statement
+from the driver's own description of the columns, as SQLAlchemy's result does; `adopt` makes a mapped
+object of a row's columns and puts it in the session as if the ORM had loaded it (the hot read of a
+case: the ORM's loading costs some 0.15 ms of Python more than the statement).
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from typing import Any
 from sqlalchemy import Connection, Insert, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 Rows = Sequence[Mapping[str, Any]]
 #: A step's rows, or how to make them from the rows the earlier steps of the batch returned.
@@ -34,12 +41,29 @@ class Step:
     rows: StepRows
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Compiled:
     sql: str
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     defaults: Mapping[str, Any]  # the values bound in the statement itself
+    types: tuple[TypeEngine[Any], ...]  # of the columns it returns, if it returns any
+    results: tuple[Callable[[Any], Any] | None, ...] | None = None  # their processors, once known
+
+    def rows(self, fetched: Sequence[Sequence[Any]], description: Sequence[Any], dialect: Dialect) -> list[list[Any]]:
+        """The rows as SQLAlchemy would give them: each column through its type's result processor."""
+        if self.results is None:
+            # As SQLAlchemy does: the processor may depend on what the driver says the column is.
+            self.results = tuple(
+                self.types[n]._cached_result_processor(dialect, column[1]) if n < len(self.types) else None
+                for n, column in enumerate(description)
+            )
+        if not any(self.results):
+            return [list(row) for row in fetched]
+        return [
+            [value if process is None else process(value) for value, process in zip(row, self.results, strict=True)]
+            for row in fetched
+        ]
 
     def positional(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         values = []
@@ -79,7 +103,10 @@ def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
             raise ValueError(f"the statement's parameter {name!r} is a tuple: not sent to the driver")
         processors.append(process)
     defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
-    found = _COMPILED[(statement, dialect.name, keys)] = _Compiled(str(compiled), names, tuple(processors), defaults)
+    types = tuple(column.type for column in compiled._result_columns)
+    found = _COMPILED[(statement, dialect.name, keys)] = _Compiled(
+        str(compiled), names, tuple(processors), defaults, types
+    )
     return found
 
 
@@ -111,9 +138,51 @@ def _send(sync: Connection, steps: Sequence[Step]) -> list[list[Any]]:
                     cursor.executemany(compiled.sql, params)
                 else:
                     cursor.execute(compiled.sql, params[0])
-                results.append(list(cursor.fetchall()) if cursor.description else [])
+                description = cursor.description
+                results.append(compiled.rows(cursor.fetchall(), description, dialect) if description else [])
             except dialect.loaded_dbapi.Error as exc:
                 sync._handle_dbapi_exception(exc, compiled.sql, sent, cursor, None)
     finally:
         cursor.close()
     return results
+
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    columns: tuple[Any, ...]
+    keys: tuple[str, ...]
+
+
+_LAYOUTS: dict[Mapper[Any], _Layout] = {}
+
+
+def _layout(mapper: Mapper[Any]) -> _Layout:
+    found = _LAYOUTS.get(mapper)
+    if found is None:
+        props = list(mapper.column_attrs)
+        found = _LAYOUTS[mapper] = _Layout(tuple(p.columns[0] for p in props), tuple(p.key for p in props))
+    return found
+
+
+def mapped_columns(mapper: Mapper[Any]) -> tuple[Any, ...]:
+    """A mapper's columns, in the order `adopt` takes their values."""
+    return _layout(mapper).columns
+
+
+def holds(session: AsyncSession, mapper: Mapper[Any], *primary_key: Any) -> bool:
+    """Whether the session already holds this object (then read it through the ORM, which hands back
+    the one held, rather than `adopt` a second)."""
+    return mapper.identity_key_from_primary_key(primary_key) in session.sync_session.identity_map
+
+
+def adopt(session: AsyncSession, mapper: Mapper[Any], values: Sequence[Any]) -> Any:
+    """The object of `mapper` whose columns (`mapped_columns`) hold `values`, persistent in the session
+    as if the ORM had loaded it: changes to it are tracked and flushed as usual. The session must not
+    hold it already (`holds`; SQLAlchemy refuses a second object of one identity)."""
+    layout = _layout(mapper)
+    obj = mapper.class_manager.new_instance()
+    obj.__dict__.update(zip(layout.keys, values, strict=True))
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj

@@ -58,6 +58,8 @@ class Standing:
 
 #: What a read of the standing takes of the allocation: columns, not an ORM object to build and track.
 ALLOCATION_COLUMNS = (CosAllocation.granted, CosAllocation.used, CosAllocation.year_start, CosAllocation.year_end)
+#: The organisation's standing as columns: `Standing.of_columns(*row)`.
+STANDING_COLUMNS = (Licence.state, *ALLOCATION_COLUMNS)
 
 
 async def standing(session: AsyncSession, organisation_id: str, reads: frozenset[str]) -> Standing:
@@ -69,7 +71,7 @@ async def standing(session: AsyncSession, organisation_id: str, reads: frozenset
 
 
 _STANDING = (
-    select(Licence.state, *ALLOCATION_COLUMNS)
+    select(*STANDING_COLUMNS)
     .select_from(Organisation)
     .outerjoin(Licence, and_(Licence.organisation_id == Organisation.id, Licence.is_current.is_(True)))
     .outerjoin(CosAllocation, CosAllocation.organisation_id == Organisation.id)
@@ -125,7 +127,7 @@ _FIND = select(Hire).where(Hire.id == bindparam("hire_id"), Hire.organisation_id
 _FIND_LOCKED = for_update(_FIND)
 # The case with what a view of it reads of the organisation (read, never locked: only the case is).
 FIND_WITH_STANDING = (
-    select(Hire, Licence.state, *ALLOCATION_COLUMNS)
+    select(Hire, *STANDING_COLUMNS)
     .outerjoin(Licence, and_(Licence.organisation_id == Hire.organisation_id, Licence.is_current.is_(True)))
     .outerjoin(CosAllocation, CosAllocation.organisation_id == Hire.organisation_id)
     .where(Hire.id == bindparam("hire_id"), Hire.organisation_id == bindparam("organisation_id"))

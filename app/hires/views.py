@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import cases
 from app.db.aggregates import json_rows
 from app.db.base import UTCDateTime
+from app.db.driver import Step, adopt, holds, mapped_columns, send
 from app.db.transactions import single_read
 from app.deadlines.models import Deadline
 from app.deadlines.service import OPEN
 from app.errors import NotFound
 from app.hires import eligibility
 from app.hires.models import Hire
-from app.hires.queries import FIND_WITH_STANDING, Standing
+from app.hires.queries import FIND_WITH_STANDING, STANDING_COLUMNS, Standing
 from app.hires.queries import facts as case_facts
 from app.hires.schemas import DeadlineSummary, HireOut, ObligationSummary
 from app.obligations.models import Obligation
@@ -134,23 +135,28 @@ def _json_items(table: Any, columns: list[Any], *where: Any) -> Any:
 
 # The case locked, what its view reads of the organisation, and its open deadlines and obligations: one
 # statement, where the two reads would be two (on PostgreSQL two round trips).
-_FIND_WITH_ITEMS = (
-    FIND_WITH_STANDING.add_columns(
-        _json_items(
-            Deadline,
-            [Deadline.id, Deadline.kind, Deadline.status, Deadline.due_at, Deadline.warn_at],
-            Deadline.subject_id == Hire.id,
-            _one_of(Deadline.status, OPEN),
-        ),
-        _json_items(
-            Obligation,
-            [Obligation.id, Obligation.kind, Obligation.status, Obligation.due_on],
-            Obligation.hire_id == Hire.id,
-            _one_of(Obligation.status, OWED),
-        ),
-    )
+_OPEN_ITEM_COLUMNS = (
+    _json_items(
+        Deadline,
+        [Deadline.id, Deadline.kind, Deadline.status, Deadline.due_at, Deadline.warn_at],
+        Deadline.subject_id == Hire.id,
+        _one_of(Deadline.status, OPEN),
+    ),
+    _json_items(
+        Obligation,
+        [Obligation.id, Obligation.kind, Obligation.status, Obligation.due_on],
+        Obligation.hire_id == Hire.id,
+        _one_of(Obligation.status, OWED),
+    ),
 )
+_FIND_WITH_ITEMS = FIND_WITH_STANDING.add_columns(*_OPEN_ITEM_COLUMNS)
 _FIND_LOCKED_WITH_ITEMS = _FIND_WITH_ITEMS.with_for_update(of=Hire)
+# The same with the case as its columns, for the driver (app.db.driver.adopt), not as an ORM entity.
+_HIRE_COLUMNS = mapped_columns(Hire.__mapper__)
+_ROWS_WITH_ITEMS = FIND_WITH_STANDING.with_only_columns(
+    *_HIRE_COLUMNS, *STANDING_COLUMNS, *_OPEN_ITEM_COLUMNS, maintain_column_froms=True
+)
+_ROWS_LOCKED_WITH_ITEMS = _ROWS_WITH_ITEMS.with_for_update(of=Hire.__table__)
 
 
 async def find_with_items(
@@ -160,7 +166,14 @@ async def find_with_items(
     standing as its view reads it, and its open items, read together."""
     params = {"hire_id": hire_id, "organisation_id": organisation_id}
     async with single_read(session):
-        row = (await session.execute(_FIND_LOCKED_WITH_ITEMS if lock else _FIND_WITH_ITEMS, params)).first()
+        if holds(session, Hire.__mapper__, hire_id):  # a use case inside another's: the ORM hands back its case
+            found = (await session.execute(_FIND_LOCKED_WITH_ITEMS if lock else _FIND_WITH_ITEMS, params)).first()
+            row = None if found is None else list(found)
+        else:
+            (rows,) = await send(session, Step(_ROWS_LOCKED_WITH_ITEMS if lock else _ROWS_WITH_ITEMS, [params]))
+            row = rows[0] if rows else None
+            if row is not None:
+                row[: len(_HIRE_COLUMNS)] = [adopt(session, Hire.__mapper__, row[: len(_HIRE_COLUMNS)])]
     if row is None:
         raise NotFound("hire")
     hire, *standing, deadlines, obligations = row
