@@ -61,15 +61,16 @@ def evaluate(hire: Hire, book: RuleBook, today: date, *, unmapped_job_code: str 
             "details_missing", f"Eligibility needs {', '.join(missing)}: complete them to assess it."
         )
     assert hire.salary is not None
-    return _judged(book, _input(hire, hire.cos_assigned_on or today, hire.salary))
+    return _judged(book, _facts(hire, hire.cos_assigned_on or today, hire.salary))
 
 
 @lru_cache(maxsize=4096)
-def _judged(book: RuleBook, facts: EligibilityInput) -> Assessment:
-    """The answer for these facts under this book, remembered: every view of a case where eligibility
-    still decides something asks again, and the check costs more than the rest of the view. The input
-    is frozen and the book never changes, so an answer cannot go stale; it is shared, never mutated."""
-    result = check_eligibility(book, facts)
+def _judged(book: RuleBook, facts: tuple[Any, ...]) -> Assessment:
+    """The answer for these facts (`_facts`) under this book, remembered: every view of a case where
+    eligibility still decides something asks again, and the check costs more than the rest of the view.
+    Remembered by the plain values, so that asking again builds no input to validate. The facts are
+    immutable and the book never changes, so an answer cannot go stale; it is shared, never mutated."""
+    result = check_eligibility(book, EligibilityInput(**dict(zip(_FACT_NAMES, facts, strict=True))))
     return result.status.value, result.model_dump(mode="json")
 
 
@@ -83,21 +84,51 @@ def _input(
     protected: bool | None = None,
 ) -> EligibilityInput:
     """The check's input from the case, with a new CoS's job details when given."""
+    facts = _facts(hire, on, salary, soc_code=soc_code, weekly_hours=weekly_hours, protected=protected)
+    return EligibilityInput(**dict(zip(_FACT_NAMES, facts, strict=True)))
+
+
+#: The check's input fields, in the order of `_facts`.
+_FACT_NAMES = (
+    "soc_code",
+    "annual_salary",
+    "weekly_hours",
+    "age_on_application_date",
+    "switching_from_student_or_graduate",
+    "working_towards_professional_qualification",
+    "postdoctoral_role",
+    "phd",
+    "held_skilled_worker_permission_before_2025_07_22",
+    "first_sponsored_before_2024_04_04",
+    "cos_assignment_date",
+)
+
+
+def _facts(
+    hire: Hire,
+    on: date,
+    salary: Decimal,
+    *,
+    soc_code: str | None = None,
+    weekly_hours: Decimal | None = None,
+    protected: bool | None = None,
+) -> tuple[Any, ...]:
+    """What the check reads of the case, as plain values (`_FACT_NAMES`)."""
     code, hours = soc_code or hire.soc_code, weekly_hours or hire.weekly_hours
     assert code is not None and hours is not None
     held = hire.held_skilled_worker_permission_before_2025_07_22 if protected is None else protected
-    return EligibilityInput(
-        soc_code=code,
-        annual_salary=salary,
-        weekly_hours=hours,
-        age_on_application_date=age_on(hire.date_of_birth, hire.visa_applied_on or on),
-        switching_from_student_or_graduate=hire.switching_from_student_or_graduate,
-        working_towards_professional_qualification=hire.working_towards_professional_qualification,
-        postdoctoral_role=hire.postdoctoral_role,
-        phd=PhdQualification(hire.phd),
-        held_skilled_worker_permission_before_2025_07_22=held,
-        first_sponsored_before_2024_04_04=hire.first_sponsored_before_2024_04_04,
-        cos_assignment_date=on,
+    return (
+        code,
+        salary,
+        hours,
+        age_on(hire.date_of_birth, hire.visa_applied_on or on),
+        hire.switching_from_student_or_graduate,
+        hire.working_towards_professional_qualification,
+        hire.postdoctoral_role,
+        PhdQualification(hire.phd),
+        held,
+        hire.first_sponsored_before_2024_04_04,
+        on,
     )
 
 
