@@ -147,7 +147,6 @@ def _send(sync: Connection, steps: Sequence[Step]) -> list[list[Any]]:
     return results
 
 
-
 @dataclass(frozen=True, slots=True)
 class _Layout:
     columns: tuple[Any, ...]

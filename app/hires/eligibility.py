@@ -70,38 +70,17 @@ def _judged(book: RuleBook, facts: tuple[Any, ...]) -> Assessment:
     eligibility still decides something asks again, and the check costs more than the rest of the view.
     Remembered by the plain values, so that asking again builds no input to validate. The facts are
     immutable and the book never changes, so an answer cannot go stale; it is shared, never mutated."""
-    result = check_eligibility(book, EligibilityInput(**dict(zip(_FACT_NAMES, facts, strict=True))))
+    result = check_eligibility(book, _input(facts))
     return result.status.value, result.model_dump(mode="json")
 
 
-def _input(
-    hire: Hire,
-    on: date,
-    salary: Decimal,
-    *,
-    soc_code: str | None = None,
-    weekly_hours: Decimal | None = None,
-    protected: bool | None = None,
-) -> EligibilityInput:
-    """The check's input from the case, with a new CoS's job details when given."""
-    facts = _facts(hire, on, salary, soc_code=soc_code, weekly_hours=weekly_hours, protected=protected)
+def _input(facts: tuple[Any, ...]) -> EligibilityInput:
+    """The check's input from the facts `_facts` gathers."""
     return EligibilityInput(**dict(zip(_FACT_NAMES, facts, strict=True)))
 
 
-#: The check's input fields, in the order of `_facts`.
-_FACT_NAMES = (
-    "soc_code",
-    "annual_salary",
-    "weekly_hours",
-    "age_on_application_date",
-    "switching_from_student_or_graduate",
-    "working_towards_professional_qualification",
-    "postdoctoral_role",
-    "phd",
-    "held_skilled_worker_permission_before_2025_07_22",
-    "first_sponsored_before_2024_04_04",
-    "cos_assignment_date",
-)
+#: The check's input fields, in the order `_facts` gives their values.
+_FACT_NAMES = tuple(EligibilityInput.model_fields)
 
 
 def _facts(
@@ -113,7 +92,8 @@ def _facts(
     weekly_hours: Decimal | None = None,
     protected: bool | None = None,
 ) -> tuple[Any, ...]:
-    """What the check reads of the case, as plain values (`_FACT_NAMES`)."""
+    """What the check reads of the case, as plain values (`_FACT_NAMES`), with a new CoS's job details
+    when given."""
     code, hours = soc_code or hire.soc_code, weekly_hours or hire.weekly_hours
     assert code is not None and hours is not None
     held = hire.held_skilled_worker_permission_before_2025_07_22 if protected is None else protected
@@ -147,7 +127,7 @@ def for_new_cos(
     if pay is None or (soc_code or hire.soc_code) is None or (weekly_hours or hire.weekly_hours) is None:
         return "incomplete", _incomplete("details_missing", "The new CoS needs the SOC code, salary and weekly hours.")
     answer = check_eligibility(
-        book, _input(hire, on, pay, soc_code=soc_code, weekly_hours=weekly_hours, protected=protected)
+        book, _input(_facts(hire, on, pay, soc_code=soc_code, weekly_hours=weekly_hours, protected=protected))
     )
     return answer.status.value, answer.model_dump(mode="json")
 
@@ -157,7 +137,7 @@ def with_salary(hire: Hire, book: RuleBook, salary: Decimal, today: date) -> Eli
     case lacks the job details to assess."""
     if hire.soc_code is None or hire.weekly_hours is None:
         return None
-    return check_eligibility(book, _input(hire, hire.cos_assigned_on or today, salary))
+    return check_eligibility(book, _input(_facts(hire, hire.cos_assigned_on or today, salary)))
 
 
 def age_on(born: date | None, on: date) -> int | None:
