@@ -38,8 +38,9 @@ class Standing:
     def of(cls, licence_state: str | None, allocation: CosAllocation | None) -> Standing:
         if allocation is None:
             return cls(licence_state)
-        a = allocation
-        return cls.of_columns(licence_state, a.granted, a.used, a.year_start, a.year_end)
+        return cls.of_columns(
+            licence_state, allocation.granted, allocation.used, allocation.year_start, allocation.year_end
+        )
 
     @classmethod
     def of_columns(

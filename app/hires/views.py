@@ -166,14 +166,14 @@ async def find_with_items(
     standing as its view reads it, and its open items, read together."""
     params = {"hire_id": hire_id, "organisation_id": organisation_id}
     async with single_read(session):
+        row: list[Any] | None
         if holds(session, Hire.__mapper__, hire_id):  # a use case inside another's: the ORM hands back its case
             found = (await session.execute(_FIND_LOCKED_WITH_ITEMS if lock else _FIND_WITH_ITEMS, params)).first()
             row = None if found is None else list(found)
         else:
             (rows,) = await send(session, Step(_ROWS_LOCKED_WITH_ITEMS if lock else _ROWS_WITH_ITEMS, [params]))
-            row = rows[0] if rows else None
-            if row is not None:
-                row[: len(_HIRE_COLUMNS)] = [adopt(session, Hire.__mapper__, row[: len(_HIRE_COLUMNS)])]
+            n = len(_HIRE_COLUMNS)
+            row = [adopt(session, Hire.__mapper__, rows[0][:n]), *rows[0][n:]] if rows else None
     if row is None:
         raise NotFound("hire")
     hire, *standing, deadlines, obligations = row

@@ -118,15 +118,16 @@ def _share_examples(paths: dict[str, Any]) -> dict[str, Any]:
     return dict(sorted(shared.items()))
 
 
-def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+def dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    """Every callable a route's dependencies call, however deep."""
     for dependency in dependant.dependencies:
         if dependency.call is not None:
             yield dependency.call
-        yield from _calls(dependency)
+        yield from dependency_calls(dependency)
 
 
 def _complete(route: RouteContext, path: str, method: str, operation: dict[str, Any], gets: dict[str, Any]) -> None:
-    calls = set(_calls(route.dependant))
+    calls = set(dependency_calls(route.dependant))
     names = {getattr(call, "__qualname__", "") for call in calls}
     # A role check authenticates the key and works out the organisation it acts for.
     for_organisation = _ROLE_CHECK in names
@@ -157,7 +158,7 @@ def _complete(route: RouteContext, path: str, method: str, operation: dict[str, 
         add(503, "database_busy")
     if authenticated:
         add(401, "unauthenticated")
-    if platform_principal in calls or _ROLE_CHECK in names:
+    if platform_principal in calls or for_organisation:
         add(403, "forbidden")
     if for_organisation:
         add(400, "organisation_required")

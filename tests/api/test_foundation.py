@@ -20,6 +20,7 @@ from sqlalchemy.orm import SessionTransaction
 
 from app.config import Settings
 from app.db.session import SessionRoute, get_session
+from app.web.contract import dependency_calls
 from tests.support.problems import NEW_ORG, assert_problem, organisation_count
 from tests.support.tenants import Tenant
 
@@ -184,14 +185,8 @@ async def test_a_statement_that_finds_its_connection_dead_answers_503_and_the_po
 
 def test_every_route_that_takes_a_session_closes_it_once_its_endpoint_returns(app: FastAPI) -> None:
     # The session dependency only opens one; the route class closes it (app.db.session).
-    def calls(dependant: Any) -> set[Any]:
-        found = set()
-        for dependency in dependant.dependencies:
-            found |= {dependency.call, *calls(dependency)}
-        return found
-
     routes = [r for r in iter_route_contexts(app.routes) if isinstance(r.original_route, APIRoute)]
-    with_session = [r for r in routes if get_session in calls(r.dependant)]
+    with_session = [r for r in routes if get_session in set(dependency_calls(r.dependant))]
     assert len(with_session) > 50
     assert [r.path for r in with_session if not isinstance(r.original_route, SessionRoute)] == []
 
