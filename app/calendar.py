@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 
 import holidays
 
@@ -77,6 +77,13 @@ def add_working_days(start: date, n: int, nation: Nation, *, strict: bool = Fals
     _require_date(start)
     if n < 1:
         raise ValueError(f"working days to add must be at least 1, got {n}")
+    return _add_working_days(start, n, nation, strict)
+
+
+# Every deadline and obligation an action opens counts working days, day by day: the answers are
+# remembered, as the holidays they depend on are (a few thousand small entries at most).
+@lru_cache(maxsize=65_536)
+def _add_working_days(start: date, n: int, nation: Nation, strict: bool) -> date:
     d = start
     remaining = n
     while remaining:
