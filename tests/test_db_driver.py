@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, object_session
 
 from app.db.base import UTCDateTime
-from app.db.driver import Step, adopt, holds, mapped_columns, send
+from app.db.driver import Step, adopt, holds, mapped_columns, send, snapshot
 from app.db.engine import create_sessionmaker
 from app.db.errors import is_unique_violation
 from app.db.transactions import write_transaction
@@ -136,3 +136,24 @@ async def test_an_adopted_row_is_the_object_the_orm_loads_and_its_changes_are_wr
         adopted.n = 5
         assert list(session.dirty) == [adopted]
     assert [(r.id, r.n) for r in await _rows(probe)] == [("a", 5)]
+
+
+async def test_a_snapshot_reads_as_the_loaded_row_and_belongs_to_no_session(probe: AsyncEngine) -> None:
+    """A reader's case (app.hires.views) is a snapshot: the same values as the ORM's object, and nothing
+    the session would write at commit."""
+    at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    mapper = Probe.__mapper__
+    sessions = create_sessionmaker(probe)
+    async with sessions() as session, write_transaction(session):
+        await send(session, Step(_INSERT, [{"id": "a", "n": 1, "at": at, "data": {"k": [1]}}]))
+    async with sessions() as session, write_transaction(session):
+        (rows,) = await send(session, Step(select(*mapped_columns(mapper)), [{}]))
+        read = snapshot(mapper, rows[0])
+        async with sessions() as other:
+            loaded = await other.get(Probe, "a")
+        columns = [c.key for c in PROBE.columns]
+        assert [getattr(read, c) for c in columns] == [getattr(loaded, c) for c in columns]
+        assert object_session(read) is None and not holds(session, mapper, "a")
+        read.n = 9
+        assert not session.dirty
+    assert [(r.id, r.n) for r in await _rows(probe)] == [("a", 1)]

@@ -179,9 +179,17 @@ def adopt(session: AsyncSession, mapper: Mapper[Any], values: Sequence[Any]) -> 
     """The object of `mapper` whose columns (`mapped_columns`) hold `values`, persistent in the session
     as if the ORM had loaded it: changes to it are tracked and flushed as usual. The session must not
     hold it already (`holds`; SQLAlchemy refuses a second object of one identity)."""
+    obj = snapshot(mapper, values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def snapshot(mapper: Mapper[Any], values: Sequence[Any]) -> Any:
+    """The object of `mapper` whose columns hold `values`, in no session: a row to read, not to change
+    (a reader's view is built from it; putting it in the session would cost a third of a case read's
+    Python for nothing)."""
     layout = _layout(mapper)
     obj = mapper.class_manager.new_instance()
     obj.__dict__.update(zip(layout.keys, values, strict=True))
-    make_transient_to_detached(obj)
-    session.add(obj)
     return obj

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import cases
 from app.db.aggregates import json_rows
 from app.db.base import UTCDateTime
-from app.db.driver import Step, adopt, holds, mapped_columns, send
+from app.db.driver import Step, adopt, holds, mapped_columns, send, snapshot
 from app.db.transactions import single_read
 from app.deadlines.models import Deadline
 from app.deadlines.service import OPEN
@@ -162,8 +162,9 @@ _ROWS_LOCKED_WITH_ITEMS = _ROWS_WITH_ITEMS.with_for_update(of=Hire.__table__)
 async def find_with_items(
     session: AsyncSession, organisation_id: str, hire_id: str, *, lock: bool = False
 ) -> tuple[Hire, Standing, OpenItems]:
-    """The case (locked for update if asked: then inside the caller's write transaction), the organisation's
-    standing as its view reads it, and its open items, read together."""
+    """The case (locked for update if asked: then inside the caller's write transaction, and in its
+    session; else a snapshot in none, to read), the organisation's standing as its view reads it, and its
+    open items, read together."""
     params = {"hire_id": hire_id, "organisation_id": organisation_id}
     async with single_read(session):
         row: list[Any] | None
@@ -172,8 +173,12 @@ async def find_with_items(
             row = None if found is None else list(found)
         else:
             (rows,) = await send(session, Step(_ROWS_LOCKED_WITH_ITEMS if lock else _ROWS_WITH_ITEMS, [params]))
-            n = len(_HIRE_COLUMNS)
-            row = [adopt(session, Hire.__mapper__, rows[0][:n]), *rows[0][n:]] if rows else None
+            row = None
+            if rows:
+                values, rest = rows[0][: len(_HIRE_COLUMNS)], rows[0][len(_HIRE_COLUMNS) :]
+                # A writer changes the case it locked, so it goes into the session; a reader only reads it.
+                case = adopt(session, Hire.__mapper__, values) if lock else snapshot(Hire.__mapper__, values)
+                row = [case, *rest]
     if row is None:
         raise NotFound("hire")
     hire, *standing, deadlines, obligations = row
