@@ -22,22 +22,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper, object_mapper
+from sqlalchemy.orm import Mapper, class_mapper, object_mapper
 from sqlalchemy.orm.attributes import instance_state
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.db.driver import Step
 
 _FOLDABLE: set[type] = set()
+T = TypeVar("T")
 
 
 def fold_writes(*classes: type) -> None:
     """Allow these mapped classes' pending rows to be folded (see the module's docstring)."""
     _FOLDABLE.update(classes)
+
+
+_KEYS_CHECKED: set[tuple[type, frozenset[str]]] = set()
+
+
+def new_row(cls: type[T], **values: Any) -> T:
+    """A new object of a class registered with `fold_writes`, to `session.add` as usual, made without the
+    ORM's attribute events: its constructor records each value as a change, which costs more than an
+    action's rules (two rows of every action), and a new row's INSERT reads its values, not the changes."""
+    keys = frozenset(values)
+    if (cls, keys) not in _KEYS_CHECKED:
+        if cls not in _FOLDABLE:
+            raise TypeError(f"{cls.__name__} is not registered with fold_writes")
+        unknown = keys - {prop.key for prop in class_mapper(cls).column_attrs}
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no columns {sorted(unknown)}")
+        _KEYS_CHECKED.add((cls, keys))
+    obj: T = class_mapper(cls).class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
 
 
 @dataclass
@@ -53,21 +74,13 @@ class Folded:
         parts: list[str] = []
         params: dict[str, str] = {}
         for n, (table, rows) in enumerate(self.inserts.items()):
-            columns = ", ".join(f'"{table.c[key].name}"' for key in rows[0])
-            parts.append(
-                f'fold_i{n} AS (INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
-                f'FROM json_populate_recordset(NULL::"{table.name}", CAST(:fold_i{n} AS json)))'
-            )
-            params[f"fold_i{n}"] = json.dumps([_json_row(table, row, dialect) for row in rows], default=_json_value)
+            shape = _shape(table, tuple(rows[0]), None)
+            parts.append(shape.cte.format(n=n))
+            params[f"fold_i{n}"] = json.dumps([shape.json_row(row, dialect) for row in rows], default=_json_value)
         for n, (table, keys, row) in enumerate(self.updates):
-            names = {key: table.c[key].name for key in row}
-            changed = ", ".join(f'"{names[key]}" = r."{names[key]}"' for key in row if key not in keys)
-            match = " AND ".join(f't."{names[key]}" = r."{names[key]}"' for key in keys)
-            parts.append(
-                f'fold_u{n} AS (UPDATE "{table.name}" AS t SET {changed} '
-                f'FROM json_populate_record(NULL::"{table.name}", CAST(:fold_u{n} AS json)) AS r WHERE {match})'
-            )
-            params[f"fold_u{n}"] = json.dumps(_json_row(table, row, dialect), default=_json_value)
+            shape = _shape(table, tuple(row), keys)
+            parts.append(shape.cte.format(n=n))
+            params[f"fold_u{n}"] = json.dumps(shape.json_row(row, dialect), default=_json_value)
         return parts, params
 
     def steps(self) -> list[Step]:
@@ -208,17 +221,65 @@ def _changed_row(obj: object, mapper: Mapper[Any]) -> tuple[tuple[str, ...], dic
     return keys, row
 
 
-def _json_row(table: Table, row: dict[str, Any], dialect: Any) -> dict[str, Any]:
-    """A row keyed by column name, each value as its column's type would bind it (UTC for timestamps)."""
-    out = {}
-    for key, value in row.items():
-        column = table.c[key]
-        kind = column.type
-        if isinstance(kind, TypeDecorator) and value is not None:
-            process: Callable[[Any, Any], Any] = kind.process_bind_param
-            value = process(value, dialect)
-        out[column.name] = value
-    return out
+@dataclass(frozen=True)
+class _Shape:
+    """What a folded row of these columns needs, worked out once per table and columns: the SQL of its
+    CTE (`{n}` for its number) and the bind step of each value that has one."""
+
+    cte: str
+    values: tuple[tuple[str, str, Callable[[Any, Any], Any] | None], ...]  # (key, column name, to JSON)
+
+    def json_row(self, row: dict[str, Any], dialect: Any) -> dict[str, Any]:
+        """The row keyed by column name, each value as its column's type would bind it (UTC for
+        timestamps), as JSON has it."""
+        out = {}
+        for key, name, to_json in self.values:
+            value = row[key]
+            out[name] = value if to_json is None or value is None else to_json(value, dialect)
+        return out
+
+
+_SHAPES: dict[tuple[Table, tuple[str, ...], tuple[str, ...] | None], _Shape] = {}
+
+
+def _shape(table: Table, columns: tuple[str, ...], keys: tuple[str, ...] | None) -> _Shape:
+    """An INSERT's shape (`keys` None), or an UPDATE's that finds the row by `keys`."""
+    found = _SHAPES.get((table, columns, keys))
+    if found is not None:
+        return found
+    values = tuple((key, table.c[key].name, _to_json(table.c[key].type)) for key in columns)
+    names = [name for _, name, _ in values]
+    if keys is None:
+        listed = ", ".join(f'"{name}"' for name in names)
+        cte = (
+            f'fold_i{{n}} AS (INSERT INTO "{table.name}" ({listed}) SELECT {listed} '
+            f'FROM json_populate_recordset(NULL::"{table.name}", CAST(:fold_i{{n}} AS json)))'
+        )
+    else:
+        primary = [table.c[key].name for key in keys]
+        changed = ", ".join(f'"{name}" = r."{name}"' for name in names if name not in primary)
+        match = " AND ".join(f't."{name}" = r."{name}"' for name in primary)
+        cte = (
+            f'fold_u{{n}} AS (UPDATE "{table.name}" AS t SET {changed} '
+            f'FROM json_populate_record(NULL::"{table.name}", CAST(:fold_u{{n}} AS json)) AS r WHERE {match})'
+        )
+    found = _SHAPES[(table, columns, keys)] = _Shape(cte, values)
+    return found
+
+
+def _to_json(kind: TypeEngine[Any]) -> Callable[[Any, Any], Any] | None:
+    """A column's value as JSON has it: through the type's own bind step, then dates, timestamps and
+    decimals as text."""
+    bind: Callable[[Any, Any], Any] | None = kind.process_bind_param if isinstance(kind, TypeDecorator) else None
+    try:
+        python_type = kind.python_type
+    except NotImplementedError:
+        return bind
+    if python_type in (date, datetime):
+        return (lambda v, d: bind(v, d).isoformat()) if bind is not None else (lambda v, _: v.isoformat())
+    if python_type is Decimal:
+        return lambda v, _: str(v)
+    return bind
 
 
 def _json_value(value: Any) -> Any:

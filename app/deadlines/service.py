@@ -15,6 +15,7 @@ from app.api.cursors import Keyset, Page, narrowed
 from app.audit.service import EventDraft
 from app.clock import ensure_utc
 from app.context import Context
+from app.db.folding import new_row
 from app.db.transactions import for_update, read_transaction
 from app.deadlines.models import Deadline
 from app.deadlines.policy import UK_TIME, Anchor, DeadlineSpec, compute, due_at
@@ -58,7 +59,8 @@ def _row(
     warnings = sorted({warn_at(s.warn_on) for s in specs if s.warn_on is not None})
     due = due_at(first.due_on)
     next_warning = warnings[0] if warnings else None
-    return Deadline(
+    return new_row(
+        Deadline,
         id=new_id("dl"),
         organisation_id=organisation_id,
         clock_id=clock_id,

@@ -17,6 +17,7 @@ from app.audit.schemas import Actor
 from app.audit.service import EventDraft
 from app.calendar import Nation
 from app.context import Context, uk_today
+from app.db.folding import new_row
 from app.db.transactions import for_update, read_transaction, write_transaction
 from app.deadlines import service as deadlines
 from app.errors import Conflict, NotFound, ProblemError
@@ -45,7 +46,8 @@ def open_obligation(
     deadline = deadlines.stage(
         session, ctx, [spec], subject_type="obligation", subject_id=obligation_id, kind=f"report_{kind}"
     )
-    obligation = Obligation(
+    obligation = new_row(
+        Obligation,
         id=obligation_id,
         organisation_id=ctx.organisation_id,
         hire_id=hire_id,
