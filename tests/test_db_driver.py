@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, object_session
 
 from app.db.base import UTCDateTime
@@ -117,21 +117,31 @@ async def test_a_select_returns_its_values_as_sqlalchemy_would(probe: AsyncEngin
     assert [list(r) for r in await _rows(probe)] == sent
 
 
-async def test_an_adopted_row_is_the_object_the_orm_loads_and_its_changes_are_written(probe: AsyncEngine) -> None:
+async def _written(probe: AsyncEngine) -> tuple[async_sessionmaker[AsyncSession], list[Any], Probe]:
+    """One probe row written, its mapped columns as the driver reads them, and the ORM's object of it."""
     at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-    mapper = Probe.__mapper__
     sessions = create_sessionmaker(probe)
     async with sessions() as session, write_transaction(session):
         await send(session, Step(_INSERT, [{"id": "a", "n": 1, "at": at, "data": {"k": [1]}}]))
+        (rows,) = await send(session, Step(select(*mapped_columns(Probe.__mapper__)), [{}]))
+    async with sessions() as session:
+        loaded = await session.get(Probe, "a")
+    assert loaded is not None
+    return sessions, rows[0], loaded
+
+
+def _values(obj: object) -> list[Any]:
+    return [getattr(obj, c.key) for c in PROBE.columns]
+
+
+async def test_an_adopted_row_is_the_object_the_orm_loads_and_its_changes_are_written(probe: AsyncEngine) -> None:
+    mapper = Probe.__mapper__
+    sessions, values, loaded = await _written(probe)
     async with sessions() as session, write_transaction(session):
-        (rows,) = await send(session, Step(select(*mapped_columns(mapper)), [{}]))
         assert not holds(session, mapper, "a")
-        adopted = adopt(session, mapper, rows[0])
+        adopted = adopt(session, mapper, values)
         assert holds(session, mapper, "a") and await session.get(Probe, "a") is adopted  # no second object
-        async with sessions() as other:
-            loaded = await other.get(Probe, "a")
-        columns = [c.key for c in PROBE.columns]
-        assert [getattr(adopted, c) for c in columns] == [getattr(loaded, c) for c in columns]
+        assert _values(adopted) == _values(loaded)
         assert not session.dirty
         adopted.n = 5
         assert list(session.dirty) == [adopted]
@@ -141,18 +151,11 @@ async def test_an_adopted_row_is_the_object_the_orm_loads_and_its_changes_are_wr
 async def test_a_snapshot_reads_as_the_loaded_row_and_belongs_to_no_session(probe: AsyncEngine) -> None:
     """A reader's case (app.hires.views) is a snapshot: the same values as the ORM's object, and nothing
     the session would write at commit."""
-    at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     mapper = Probe.__mapper__
-    sessions = create_sessionmaker(probe)
+    sessions, values, loaded = await _written(probe)
     async with sessions() as session, write_transaction(session):
-        await send(session, Step(_INSERT, [{"id": "a", "n": 1, "at": at, "data": {"k": [1]}}]))
-    async with sessions() as session, write_transaction(session):
-        (rows,) = await send(session, Step(select(*mapped_columns(mapper)), [{}]))
-        read = snapshot(mapper, rows[0])
-        async with sessions() as other:
-            loaded = await other.get(Probe, "a")
-        columns = [c.key for c in PROBE.columns]
-        assert [getattr(read, c) for c in columns] == [getattr(loaded, c) for c in columns]
+        read = snapshot(mapper, values)
+        assert _values(read) == _values(loaded)
         assert object_session(read) is None and not holds(session, mapper, "a")
         read.n = 9
         assert not session.dirty
