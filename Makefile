@@ -55,11 +55,16 @@ openapi: install
 openapi-check: install
 	$(BIN)/sponsorflow openapi --check --output openapi/openapi.json
 
+## The suite runs in TEST_WORKERS processes (pytest-xdist; `make test TEST_WORKERS=0` runs it in one), each
+## on a database of its own; worksteal hands the long tests' neighbours to whichever worker is free.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -q $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
+
 test-sqlite: install
-	SPONSORFLOW_TEST_DB=sqlite $(BIN)/pytest -q
+	SPONSORFLOW_TEST_DB=sqlite $(PYTEST)
 
 test-postgres: install
-	SPONSORFLOW_TEST_DB=postgresql SPONSORFLOW_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q
+	SPONSORFLOW_TEST_DB=postgresql SPONSORFLOW_TEST_PG_URL=$(PG_URL) $(PYTEST)
 
 ## schemathesis (tests/fuzz) with a larger budget than the suite's: FUZZ_EXAMPLES per operation, both databases.
 FUZZ_EXAMPLES ?= 100

@@ -1,8 +1,9 @@
 """Which database the suite runs on, and how to reach it.
 
 SQLite by default; `SPONSORFLOW_TEST_DB=postgresql` runs on the database that
-`SPONSORFLOW_TEST_PG_URL` names (default `sponsorflow_test` on 127.0.0.1:5432), created when missing.
-The suite owns that database: it resets its schema once per run, so never point it at one you keep.
+`SPONSORFLOW_TEST_PG_URL` names (default `sponsorflow_test` on 127.0.0.1:5432), created when missing;
+under pytest-xdist each worker takes that name with its own suffix (`sponsorflow_test_gw0`, ...). The
+suite owns those databases: it resets their schema once per run, so never point it at one you keep.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from sqlalchemy.engine import make_url
 from app.config import Settings
 
 TEST_DB = os.environ.get("SPONSORFLOW_TEST_DB", "sqlite")
-PG_URL = os.environ.get("SPONSORFLOW_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/sponsorflow_test")
+_BASE_PG_URL = make_url(
+    os.environ.get("SPONSORFLOW_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/sponsorflow_test")
+)
+# Each pytest-xdist worker (`make test` runs TEST_WORKERS of them) owns a database of its own: the suite
+# empties every table after each test, which would wipe a neighbour's rows mid-test.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+PG_URL = (
+    _BASE_PG_URL.set(database=f"{_BASE_PG_URL.database}_{_WORKER}") if _WORKER else _BASE_PG_URL
+).render_as_string(hide_password=False)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
