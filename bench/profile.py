@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import ensure_wrk, production_env, run_wrk, serving
+from bench.harness import drop_pg, ensure_wrk, production_env, run_wrk, serving
 from bench.throughput import prepare
 
 WORKS = {
@@ -82,16 +82,21 @@ def main() -> None:
         url, _floor_url, planned = asyncio.run(prepare(args.database, args, tmp))
         work = next(w for w in planned if w.name == WORKS[args.work])
         env = production_env(url, SPONSORFLOW_LOG_LEVEL="INFO")
-        with serving("app.main:serve_app", env, 1, tmp / "service.log", url) as server:
-            run_wrk(wrk, server, work.for_run(2), 2, work.connections, tmp)  # warm-up
-            stacks = tmp / "stacks.txt"
-            record = (
-                f"{py_spy} record --pid {server.pid} --duration {args.seconds} --rate 500 --nonblocking "
-                f"--format raw --output {stacks}"
-            )
-            sampler = subprocess.Popen(record.split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            measured = run_wrk(wrk, server, work.for_run(args.seconds), args.seconds, work.connections, tmp)
-            sampler.wait()
+        try:
+            with serving("app.main:serve_app", env, 1, tmp / "service.log", url) as server:
+                run_wrk(wrk, server, work.for_run(2), 2, work.connections, tmp)  # warm-up
+                stacks = tmp / "stacks.txt"
+                record = (
+                    f"{py_spy} record --pid {server.pid} --duration {args.seconds} --rate 500 --nonblocking "
+                    f"--format raw --output {stacks}"
+                )
+                sampler = subprocess.Popen(record.split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                measured = run_wrk(wrk, server, work.for_run(args.seconds), args.seconds, work.connections, tmp)
+                sampler.wait()
+        finally:
+            if args.database == "postgresql":  # the bench's databases go, as throughput.py's do
+                asyncio.run(drop_pg(args.pg_database))
+                asyncio.run(drop_pg(f"{args.pg_database}_floor"))
         print(
             f"{work.name} on {args.database}: {measured.requests_per_second:.0f} req/s, CPU "
             f"{measured.app_cpu_ms:.2f} + {measured.db_cpu_ms:.2f} ms/req (app + db; sampling slows the app)"
