@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import drop_pg, ensure_wrk, production_env, run_wrk, serving
-from bench.throughput import prepare
+from bench.harness import ensure_wrk, production_env, run_wrk, serving
+from bench.throughput import prepare, unprepare
 
 WORKS = {
     "action": "action: change_job",
@@ -94,9 +94,7 @@ def main() -> None:
                 measured = run_wrk(wrk, server, work.for_run(args.seconds), args.seconds, work.connections, tmp)
                 sampler.wait()
         finally:
-            if args.database == "postgresql":  # the bench's databases go, as throughput.py's do
-                asyncio.run(drop_pg(args.pg_database))
-                asyncio.run(drop_pg(f"{args.pg_database}_floor"))
+            asyncio.run(unprepare(args.database, args))
         print(
             f"{work.name} on {args.database}: {measured.requests_per_second:.0f} req/s, CPU "
             f"{measured.app_cpu_ms:.2f} + {measured.db_cpu_ms:.2f} ms/req (app + db; sampling slows the app)"

@@ -151,6 +151,13 @@ async def settle(url: str) -> None:
         await engine.dispose()
 
 
+async def unprepare(database: str, args: argparse.Namespace) -> None:
+    """Drop what `prepare` made on PostgreSQL (on SQLite its files go with the temporary directory)."""
+    if database == "postgresql":
+        await drop_pg(args.pg_database)
+        await drop_pg(f"{args.pg_database}_floor")
+
+
 async def prepare(database: str, args: argparse.Namespace, tmp: Path) -> tuple[str, str, list[Work]]:
     """The service's database and the floor's (on PostgreSQL two databases of the same server, so each
     server's backends can be told apart), seeded; returns their URLs and the rows to measure."""
@@ -215,9 +222,7 @@ def measure(config: str, args: argparse.Namespace, wrk: str, tmp: Path) -> dict[
                 ),
                 flush=True,
             )
-    if database == "postgresql":
-        asyncio.run(drop_pg(args.pg_database))
-        asyncio.run(drop_pg(f"{args.pg_database}_floor"))
+    asyncio.run(unprepare(database, args))
     return results
 
 
