@@ -148,6 +148,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 await worker.run_forever(SystemClock())
         finally:
+            await worker.aclose()
             await engine.dispose()
 
     asyncio.run(run())

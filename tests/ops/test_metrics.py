@@ -104,6 +104,7 @@ async def test_domain_gauges_and_scheduler_series_move_when_deadlines_and_obliga
     )
 
     await worker.tick(later)
+    await worker.aclose()
     assert value(await scrape(client), "sponsorflow_scheduler_lag_seconds") == 0  # nothing left waiting
 
 

@@ -103,6 +103,7 @@ async def test_retention_erases_exactly_what_is_due_and_nothing_under_legal_hold
     assert (await worker.tick(last_day))["retention"] == 0
     before = RETENTION_ERASED._value.get()
     assert (await worker.tick(last_day + timedelta(days=1)))["retention"] == 1
+    await worker.aclose()
     assert RETENTION_ERASED._value.get() == before + 1
 
     hire, events, outbox, owed = await rows(db, due)

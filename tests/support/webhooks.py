@@ -31,6 +31,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # time.time() when it arrived
+    peer_port: int = 0  # the sender's port: one per TCP connection
 
     @property
     def json(self) -> dict[str, Any]:
@@ -64,7 +65,13 @@ class Receiver:
                 body = self.rfile.read(length)
                 with receiver.lock:
                     receiver.received.append(
-                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+                        Received(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            time.time(),
+                            self.client_address[1],
+                        )
                     )
                     script = receiver.scripts.get(self.path)
                     answer = script.popleft() if script else receiver.default

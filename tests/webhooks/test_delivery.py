@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -198,9 +199,31 @@ async def test_the_worker_counts_failed_attempts_for_the_alerting_rule(
     receiver.default = Answer(503)
     assert (await client.post("/v1/licence", headers=tenant.headers())).status_code == 201
     before = metrics.WEBHOOK_DELIVERIES_FAILED._value.get()
-    done = await Worker(hooks.app.state.sessionmaker, rulebook, hooks.settings).tick(hooks.clock.now())
+    async with contextlib.aclosing(Worker(hooks.app.state.sessionmaker, rulebook, hooks.settings)) as worker:
+        done = await worker.tick(hooks.clock.now())
     assert done["webhooks"] == 2  # the outbox row relayed, one attempt
     assert metrics.WEBHOOK_DELIVERIES_FAILED._value.get() == before + 1
+
+
+async def test_the_worker_keeps_its_connection_to_a_receiver_between_passes(
+    hooks: Hooks, receiver: Receiver, client, tenant, rulebook
+) -> None:
+    # A pass every few seconds must not pay for a new HTTP client (its TLS context alone is tens of
+    # milliseconds of the event loop) nor a new connection to every receiver.
+    from app.worker.loop import Worker
+
+    await hooks.endpoint(receiver.url("/kept"))
+    async with contextlib.aclosing(Worker(hooks.app.state.sessionmaker, rulebook, hooks.settings)) as worker:
+        licence = await client.post("/v1/licence", headers=tenant.headers())
+        assert (await worker.tick(hooks.clock.now()))["webhooks"] == 2
+        r = await client.post(
+            "/v1/licence/actions/submit", json={}, headers=hooks.headers(**{"If-Match": licence.headers["etag"]})
+        )
+        assert r.status_code == 200, r.text
+        assert (await worker.tick(hooks.later(seconds=5)))["webhooks"] >= 2
+    first, second = receiver.on("/kept")[:2]
+    assert [first.json["type"], second.json["type"]] == ["licence.created", "licence.state_changed"]
+    assert first.peer_port == second.peer_port
 
 
 async def test_a_pass_that_fails_to_claim_still_records_what_it_sent(

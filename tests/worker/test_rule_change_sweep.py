@@ -33,11 +33,13 @@ async def test_a_case_without_its_warning_gets_it_from_the_sweep_once(
     now = datetime(2026, 10, 16, 6, tzinfo=UK)
     assert (await worker.tick(now))["rule_change_warnings"] == 1
     assert (await worker.tick(now))["rule_change_warnings"] == 0  # once a day
+    await worker.aclose()
     async with db.connect() as conn:
         rows = (await conn.execute(select(Deadline.status).where(Deadline.subject_id == hid))).scalars().all()
     assert list(rows) == ["pending"]
     again = Worker(create_sessionmaker(db), rulebook, make_settings(str(db.url)))  # a restart
     await again.tick(now)
+    await again.aclose()
     async with db.connect() as conn:
         count = (await conn.execute(select(Deadline.id).where(Deadline.kind == "rule_change"))).all()
     assert len(count) == 1
