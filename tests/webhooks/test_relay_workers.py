@@ -4,6 +4,7 @@ on PostgreSQL, one of them SIGKILLed mid-batch, against a real receiver on a loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from app.integrations.webhooks import service
 from app.integrations.webhooks.models import WebhookAttempt, WebhookDelivery
 from app.integrations.webhooks.relay import Policy, relay_due
 from app.integrations.webhooks.schemas import EndpointIn
+from app.integrations.webhooks.sender import Sender
 from app.organisations.models import Organisation
 from tests.support.databases import make_settings
 from tests.support.tenants import make_tenant
@@ -190,12 +192,13 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_it_
         settings = make_settings(url)
         after_lease = datetime.now(UTC) + Policy.of(settings).lease + timedelta(seconds=1)
         sessions = create_sessionmaker(db)
-        for _ in range(200):
-            await relay_due(sessions, after_lease, settings)
-            statuses, attempts, leased = await state(db)
-            if statuses == Counter({"succeeded": ENDPOINTS * len(ids)}):
-                break
-            await asyncio.sleep(0.05)  # waiting for the server to end the killed worker's session
+        async with contextlib.aclosing(Sender(settings)) as sender:
+            for _ in range(200):
+                await relay_due(sessions, after_lease, settings, sender=sender)
+                statuses, attempts, leased = await state(db)
+                if statuses == Counter({"succeeded": ENDPOINTS * len(ids)}):
+                    break
+                await asyncio.sleep(0.05)  # waiting for the server to end the killed worker's session
         received = Counter((r.path, r.headers["webhook-id"]) for r in receiver.received)
 
     assert statuses == Counter({"succeeded": ENDPOINTS * len(ids)}), statuses

@@ -446,15 +446,10 @@ async def _disable_if_failing_too_long(
 
 
 async def relay_due(
-    sessions: async_sessionmaker[AsyncSession], now: datetime, settings: Settings, *, sender: Sender | None = None
+    sessions: async_sessionmaker[AsyncSession], now: datetime, settings: Settings, *, sender: Sender
 ) -> Pass:
-    """One pass: relay the outbox, then send what is due at `now`."""
-    own = sender is None
-    sender = sender or Sender(settings)
-    try:
-        relayed = await fan_out(sessions, now, settings)
-        attempts, failed = await send_due(sessions, now, settings, sender)
-        return Pass(relayed, attempts, failed)
-    finally:
-        if own:
-            await sender.aclose()
+    """One pass: relay the outbox, then send what is due at `now` through the caller's sender, whose
+    pooled client outlives the pass (the worker keeps one for its life)."""
+    relayed = await fan_out(sessions, now, settings)
+    attempts, failed = await send_due(sessions, now, settings, sender)
+    return Pass(relayed, attempts, failed)
