@@ -4,35 +4,14 @@ the design (docs/architecture.md, "Statement budgets"), so raising one is a deci
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import FrozenClock
 from tests.support.casework import Casework
+from tests.support.statements import compiled, counted
 from tests.support.tenants import Tenant
-
-_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
-
-
-@contextmanager
-def counted(engine: AsyncEngine, *, transaction_control: bool = False) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if transaction_control or not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def _employed(work: Casework) -> str:
@@ -149,3 +128,25 @@ async def test_only_the_first_request_of_a_key_looks_it_up(
         await client.get(f"/v1/hires/{hid}", headers=headers)
     assert len(cold) == len(warm) + 1
     assert any("FROM api_keys" in s for s in cold) and not any("FROM api_keys" in s for s in warm)
+
+
+async def test_the_hot_routes_statements_are_compiled_once_not_per_request(
+    client: AsyncClient, tenant: Tenant, clock: FrozenClock, db: AsyncEngine
+) -> None:
+    # Compiling a statement costs more than sending it; one SQLAlchemy cannot cache is compiled on every
+    # request. After a first request of each kind, the next (another case, other values) compiles nothing.
+    work = Casework(client, tenant, clock)
+    first = await _employed(work)
+    second = str((await work.create(inside_uk=False, external_id="second"))["id"])
+    await work.walk(second, "start_employment", "2026-01-12")
+    viewer = tenant.headers("viewer")
+
+    async def each(hid: str, title: str) -> None:
+        await work.ok(hid, "change_job", effective_date="2026-01-12", job_title=title)
+        assert (await client.get(f"/v1/hires/{hid}", headers=viewer)).status_code == 200
+        assert (await client.get("/v1/hires", params={"state": "employed"}, headers=viewer)).status_code == 200
+
+    await each(first, "Engineer II")
+    with compiled(db) as afresh:
+        await each(second, "Engineer III")
+    assert afresh == [], "\n".join(afresh)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.integrations.hris.models import HrisEvent
 from tests.integrations.hris.conftest import Hris
 from tests.integrations.hris.senders import TIMESTAMPED, Person, forged, minutes
+from tests.support.statements import compiled
 
 
 async def stored(db: AsyncEngine) -> int:
@@ -106,3 +107,12 @@ async def test_an_event_about_something_else_is_kept_as_ignored_with_its_reason(
     assert r.status_code == 202, r.text
     event = await hris.event(r.json()["events"][0])
     assert event["status"] == "ignored" and event["reason_code"] == "not_an_employee_event", event
+
+
+async def test_receiving_compiles_no_statement_after_the_first_delivery(hris: Hris, db: AsyncEngine) -> None:
+    # HRIS bulk syncs post thousands of deliveries: storing one must not compile its SQL again (a
+    # statement SQLAlchemy cannot cache, such as a multi-row VALUES, is compiled on every execution).
+    await hris.send("created", Person(id="E2001"))
+    with compiled(db) as afresh:
+        await hris.send("created", Person(id="E2002"))
+    assert afresh == [], "\n".join(afresh)
