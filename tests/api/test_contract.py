@@ -15,7 +15,7 @@ from app.api.problems import PROBLEM_JSON
 from app.config import Settings
 from app.hires.schemas import ACTION_PAYLOADS, NoPayload
 from app.licences.schemas import LICENCE_ACTION_PAYLOADS
-from app.main import create_app
+from app.main import TAGS, create_app
 from app.web.contract import action_operations
 from app.workflow import HIRE, LICENCE, Action
 from tests.support import contract
@@ -52,6 +52,15 @@ def test_every_action_of_a_workflow_is_an_operation_of_its_own_with_its_typed_bo
             declared = [code for guard in action.guards for code in guard.reasons]
             assert set(operation["x-refusal-reasons"]) == set(declared)
     assert not [path for path in document["paths"] if "{action}" in path]
+
+
+def test_every_operation_is_in_a_documented_section_and_every_section_has_operations() -> None:
+    # The documentation lists its sections in reading order (TAGS), apart from the order routes are
+    # matched in; an operation under a tag missing there would land at the end of the page.
+    document = contract.spec()
+    used = {tag for operations in document["paths"].values() for op in operations.values() for tag in op["tags"]}
+    assert [t["name"] for t in document["tags"]] == list(TAGS)
+    assert used == set(TAGS)
 
 
 def test_adding_an_action_to_a_definition_adds_its_operation() -> None:
