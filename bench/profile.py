@@ -46,8 +46,15 @@ def top(stacks: Path, count: int) -> None:
     inclusive: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
     total = 0
+    pending = ""
     for line in stacks.read_text().splitlines():
-        stack, _, samples = line.rpartition(" ")
+        # A frame of generated code is named by its source text, newlines included: such a stack spans
+        # several lines, and only the last ends with the count.
+        stack, _, samples = (pending + line).rpartition(" ")
+        if not samples.isdigit():
+            pending += line + " "
+            continue
+        pending = ""
         n = int(samples)
         total += n
         frames = [_frame(f) for f in stack.split(";")]

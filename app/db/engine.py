@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlalchemy import event
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Connection, ExceptionContext, make_url
@@ -34,10 +36,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         hide_parameters=HIDE_PARAMETERS,
+        json_deserializer=read_json,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
     event.listen(engine.sync_engine, "handle_error", _lost_connection)
     return engine
+
+
+def read_json(text: str | bytes) -> Any:
+    """How JSON columns are read: orjson, 2.6 times json.loads on a case's stored assessment (which a
+    list page decoded fifty times, 18% of its CPU). What orjson refuses and json.loads takes (NaN,
+    Infinity, 1e400, a lone surrogate) is read by json.loads, so every value reads as it did. One
+    difference stays: orjson reads an integer beyond 64 bits as a float; the service writes none (its
+    JSON holds text, dates, amounts as text and small counts)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _lost_connection(context: ExceptionContext) -> None:
@@ -68,6 +83,7 @@ def _sqlite_engine(settings: Settings) -> AsyncEngine:
         url,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
         hide_parameters=HIDE_PARAMETERS,
+        json_deserializer=read_json,
         **kwargs,
     )
 
