@@ -55,8 +55,8 @@ def test_every_action_of_a_workflow_is_an_operation_of_its_own_with_its_typed_bo
 
 
 def test_every_operation_is_in_a_documented_section_and_every_section_has_operations() -> None:
-    # The documentation lists its sections in reading order (TAGS), apart from the order routes are
-    # matched in; an operation under a tag missing there would land at the end of the page.
+    # The documentation's sections follow the routers' reading order (TAGS, from DOCUMENTED), not the
+    # order routes are matched in; an operation under a tag missing there would land at the end of the page.
     document = contract.spec()
     used = {tag for operations in document["paths"].values() for op in operations.values() for tag in op["tags"]}
     assert [t["name"] for t in document["tags"]] == list(TAGS)
