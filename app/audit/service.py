@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +15,7 @@ from app.audit.models import Event, OutboxMessage
 from app.audit.schemas import Actor, EventFeed, EventOut
 from app.db.base import UTCDateTime
 from app.db.driver import Step, send
+from app.db.engine import write_json
 from app.db.folding import Folded, take_pending
 from app.db.transactions import read_transaction
 from app.ids import new_id
@@ -214,7 +214,7 @@ async def _append_in_one_statement(
         {**row, "ord": i + 1, "payload": payload} for i, (row, payload) in enumerate(zip(rows, payloads, strict=True))
     ]
     ctes, folded_params = folded.ctes(session.get_bind().dialect)
-    params = {**shared, **folded_params, "n": len(rows), "rows": json.dumps(drafts)}
+    params = {**shared, **folded_params, "n": len(rows), "rows": write_json(drafts)}
     (result,) = await send(session, Step(_append_statement(ctes), [params]))
     return int(result[0][0])
 

@@ -17,7 +17,6 @@ readable): the statement wrote them, and the commit must not write them again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -31,6 +30,7 @@ from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.db.driver import Step
+from app.db.engine import write_json
 
 _FOLDABLE: set[type] = set()
 T = TypeVar("T")
@@ -76,11 +76,11 @@ class Folded:
         for n, (table, rows) in enumerate(self.inserts.items()):
             shape = _shape(table, tuple(rows[0]), None)
             parts.append(shape.cte.format(n=n))
-            params[f"fold_i{n}"] = json.dumps([shape.json_row(row, dialect) for row in rows], default=_json_value)
+            params[f"fold_i{n}"] = write_json([shape.json_row(row, dialect) for row in rows], _json_value)
         for n, (table, keys, row) in enumerate(self.updates):
             shape = _shape(table, tuple(row), keys)
             parts.append(shape.cte.format(n=n))
-            params[f"fold_u{n}"] = json.dumps(shape.json_row(row, dialect), default=_json_value)
+            params[f"fold_u{n}"] = write_json(shape.json_row(row, dialect), _json_value)
         return parts, params
 
     def steps(self) -> list[Step]:
