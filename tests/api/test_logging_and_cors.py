@@ -26,6 +26,22 @@ async def test_every_log_line_of_a_request_carries_its_request_id(
     access = [line for line in lines if line.get("path") == "/healthz"]
     assert access and all(line["request_id"] == "trace-42" for line in access)
     assert access[0]["status"] == 200 and "duration_ms" in access[0]
+    assert access[0]["level"] == "INFO" and access[0]["logger"] == "sponsorflow.access"
+    assert access[0]["message"] == "GET /healthz 200" and access[0]["time"][:2] == "20"
+
+
+def test_an_error_line_is_one_json_object_with_its_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", LogFormat.json)
+    try:
+        try:
+            raise ValueError("the cause")
+        except ValueError:
+            logging.getLogger("sponsorflow.errors").exception("unhandled error")
+        (line,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    finally:
+        logging.getLogger().handlers.clear()
+    assert line["level"] == "ERROR" and line["message"] == "unhandled error" and line["request_id"] == "-"
+    assert 'raise ValueError("the cause")' in line["exc_info"] and "ValueError: the cause" in line["exc_info"]
 
 
 async def test_cors_allows_the_configured_origins_only(db, clock) -> None:  # type: ignore[no-untyped-def]
