@@ -40,9 +40,9 @@ from app.deadlines.models import Deadline  # noqa: E402
 from app.hires.models import Hire  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.organisations import service as organisations  # noqa: E402
-from app.organisations.models import Nation, Organisation, SponsorSize  # noqa: E402
+from app.organisations.models import Nation, SponsorSize  # noqa: E402
 from app.organisations.principals import Role  # noqa: E402
-from app.organisations.schemas import ApiKeyCreate, OrganisationCreate  # noqa: E402
+from app.organisations.schemas import ApiKeyCreate, OrganisationCreate, OrganisationOut  # noqa: E402
 
 PG_SERVER_URL = os.environ.get("SPONSORFLOW_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 HIRE_PREFIX = "hire_bench_"
@@ -392,7 +392,7 @@ class Seeded:
 
 async def bench_organisation(
     session: AsyncSession, now: datetime, sponsor_size: SponsorSize = SponsorSize.medium_large
-) -> Organisation:
+) -> OrganisationOut:
     """The one organisation every benchmark seeds."""
     return await organisations.create_organisation(
         session, OrganisationCreate(name="Bench Ltd", sponsor_size=sponsor_size, nation=Nation.england_and_wales), now
