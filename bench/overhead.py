@@ -50,7 +50,6 @@ class Row:
     name: str
     method: str
     path: str
-    use_case: str  # the attribute of app.hires.service the route calls
     body: bytes = b""
 
 
@@ -147,10 +146,9 @@ async def main(args: argparse.Namespace, devnull: TextIO) -> None:
     hire = hire_id(1)
     change_job = {"effective_date": seeded.today.isoformat(), "job_title": "Senior engineer"}
     rows = [
-        Row("action: change_job", "POST", f"/v1/hires/{hire}/actions/change_job", "apply_action",
-            json.dumps(change_job).encode()),
-        Row("case read: GET /v1/hires/{id}", "GET", f"/v1/hires/{hire}", "get_hire"),
-        Row("list page: GET /v1/hires (50 cases)", "GET", "/v1/hires?limit=50&state=employed", "list_hires"),
+        Row("action: change_job", "POST", f"/v1/hires/{hire}/actions/change_job", json.dumps(change_job).encode()),
+        Row("case read: GET /v1/hires/{id}", "GET", f"/v1/hires/{hire}"),
+        Row("list page: GET /v1/hires (50 cases)", "GET", "/v1/hires?limit=50&state=employed"),
     ]  # fmt: skip
     headers = [
         (b"authorization", f"Bearer {seeded.hr_key}".encode()),

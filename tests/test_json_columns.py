@@ -13,6 +13,7 @@ from sqlalchemy import JSON, cast, literal, literal_column, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import read_json, write_json
+from app.db.folding import _json_value
 
 DOCUMENTS = [
     '{"status": "eligible", "salary_basis": "\\u00a354,700.00, the highest of", "reasons": [{"code": "x"}]}',
@@ -70,13 +71,6 @@ def test_a_value_is_written_as_json_dumps_wrote_it(value: Any) -> None:
 
 
 def test_dates_and_amounts_are_written_as_the_folded_writes_always_wrote_them() -> None:
-    def as_text(v: Any) -> str:
-        if isinstance(v, (date, datetime)):
-            return v.isoformat()
-        if isinstance(v, Decimal):
-            return str(v)
-        raise TypeError(type(v).__name__)
-
     value = {
         "at": datetime(2026, 12, 3, 9, 30, 1, 250000, tzinfo=UTC),
         "whole_second": datetime(2026, 12, 3, 9, 30, tzinfo=UTC),
@@ -86,7 +80,7 @@ def test_dates_and_amounts_are_written_as_the_folded_writes_always_wrote_them() 
         "salary": Decimal("54700.00"),
         "keys": {1: "int keys become text, as json.dumps makes them"},
     }
-    assert json.loads(write_json(value, as_text)) == json.loads(json.dumps(value, default=as_text))
+    assert json.loads(write_json(value, _json_value)) == json.loads(json.dumps(value, default=_json_value))
 
 
 def test_what_neither_can_write_is_refused() -> None:
