@@ -15,10 +15,8 @@ from app.audit_packs import bundle as bundles
 from app.audit_packs import pack as packs
 from app.audit_packs.render import render_html
 from app.audit_packs.schemas import AuditExportOut, AuditPack
-from app.db.session import Session
 from app.ops.metrics import AUDIT_EXPORTS
-from app.web.auth import HR, Viewer
-from app.web.routing import Cursor, DefaultLimit, Limit, Now, actor_of, v1_router
+from app.web.routing import HR, Cursor, DefaultLimit, Limit, Viewer, v1_router
 
 router = v1_router("audit packs")
 
@@ -40,9 +38,7 @@ def _wants_html(request: Request, document: str | None) -> bool:
 async def get_hire_audit_pack(
     hire_id: VisibleStr,
     request: Request,
-    session: Session,
-    actor: HR,
-    now: Now,
+    org: HR,
     format: Annotated[
         Literal["json", "html"] | None,
         Query(description="`html` for the printable document; default JSON, or HTML when Accept asks for text/html"),
@@ -55,7 +51,7 @@ async def get_hire_audit_pack(
     export is recorded in the case's audit trail."""
     html = _wants_html(request, format)
     pack = await packs.export_hire_pack(
-        session, actor.organisation_id, hire_id, actor_of(actor), now, "html" if html else "json"
+        org.session, org.organisation_id, hire_id, org.by, org.now, "html" if html else "json"
     )
     AUDIT_EXPORTS.labels("hire").inc()
     if html:
@@ -87,16 +83,14 @@ async def get_hire_audit_pack(
 )
 async def export_audit_packs(
     request: Request,
-    session: Session,
-    actor: HR,
-    now: Now,
+    org: HR,
     state: Annotated[list[str] | None, Query(description="only cases in these states")] = None,
 ) -> StreamingResponse:
     """Every worker's audit pack in one ZIP, streamed as it is built. The manifest comes first and
     lists every worker, so a client can show progress as files arrive; another client can follow the
     export at `/v1/audit-pack-exports/{id}` (id in `Sponsorflow-Export-Id`). The export is an audit
     event of the organisation."""
-    bundle = await bundles.start_bundle(session, actor.organisation_id, state or (), actor_of(actor), now)
+    bundle = await bundles.start_bundle(org.session, org.organisation_id, state or (), org.by, org.now)
     AUDIT_EXPORTS.labels("organisation").inc()
     return StreamingResponse(
         bundles.stream_bundle(request.app.state.sessionmaker, bundle, render_html, request.app.state.clock.now),
@@ -110,14 +104,12 @@ async def export_audit_packs(
 
 
 @router.get("/audit-pack-exports")
-async def list_audit_pack_exports(
-    session: Session, actor: Viewer, cursor: Cursor, limit: Limit = DefaultLimit
-) -> Page[AuditExportOut]:
+async def list_audit_pack_exports(org: Viewer, cursor: Cursor, limit: Limit = DefaultLimit) -> Page[AuditExportOut]:
     """The organisation's bundle exports, oldest first: who exported what, and how each ended."""
-    return await bundles.list_exports(session, actor.organisation_id, cursor, limit)
+    return await bundles.list_exports(org.session, org.organisation_id, cursor, limit)
 
 
 @router.get("/audit-pack-exports/{export_id}")
-async def get_audit_pack_export(export_id: VisibleStr, session: Session, actor: Viewer) -> AuditExportOut:
+async def get_audit_pack_export(export_id: VisibleStr, org: Viewer) -> AuditExportOut:
     """A bundle export's status (`running`, `completed`, `failed`) and progress (`done` of `total`)."""
-    return await bundles.get_export(session, actor.organisation_id, export_id)
+    return await bundles.get_export(org.session, org.organisation_id, export_id)

@@ -6,20 +6,17 @@ from fastapi import Query
 
 from app.api.cursors import Page
 from app.api.types import Instant, VisibleStr
-from app.db.session import Session
 from app.deadlines import service
 from app.deadlines.schemas import DeadlineCounts, DeadlineOut, DeadlineStatus
 from app.obligations import service as obligations
-from app.web.auth import Viewer
-from app.web.routing import Cursor, DefaultLimit, Limit, Now, v1_router
+from app.web.routing import Cursor, DefaultLimit, Limit, Viewer, v1_router
 
 router = v1_router("deadlines")
 
 
 @router.get("/deadlines")
 async def list_deadlines(
-    session: Session,
-    actor: Viewer,
+    org: Viewer,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     status: Annotated[list[DeadlineStatus] | None, Query()] = None,
@@ -30,12 +27,12 @@ async def list_deadlines(
 ) -> Page[DeadlineOut]:
     """Deadlines soonest first, e.g. `status=pending&status=warned&due_before=...` for what breaches this week."""
     filters = service.DeadlineFilters(tuple(status or ()), kind, subject_id, due_after, due_before)
-    return await service.list_deadlines(session, actor.organisation_id, filters, cursor, limit)
+    return await service.list_deadlines(org.session, org.organisation_id, filters, cursor, limit)
 
 
 @router.get("/deadlines/counts")
-async def count_deadlines(session: Session, actor: Viewer, now: Now) -> DeadlineCounts:
+async def count_deadlines(org: Viewer) -> DeadlineCounts:
     """Counts for a dashboard: deadlines by status, those due within 7 days, overdue obligations."""
-    by_status, soon = await service.counts(session, actor.organisation_id, now)
-    overdue = await obligations.count_overdue(session, actor.organisation_id)
+    by_status, soon = await service.counts(org.session, org.organisation_id, org.now)
+    overdue = await obligations.count_overdue(org.session, org.organisation_id)
     return DeadlineCounts(by_status=by_status, due_within_7_days=soon, overdue_obligations=overdue)

@@ -10,37 +10,37 @@ from app.api.problems import problem_responses
 from app.api.types import Day, Instant, VisibleStr
 from app.audit import service as audit
 from app.audit.schemas import EventFeed
-from app.calendar import Nation
-from app.context import uk_today
-from app.db.session import Session
 from app.hires import impacts, service
 from app.hires.schemas import ACTION_PAYLOADS, HireCreate, HireOut, HireUpdate
-from app.web.auth import HR, Viewer
 from app.web.contract import action_operations
-from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, RequiredIfMatch, context, v1_router
+from app.web.routing import (
+    Cursor,
+    DefaultLimit,
+    HRWithRules,
+    Limit,
+    RequiredIfMatch,
+    Viewer,
+    ViewerWithRules,
+    v1_router,
+)
 from app.workflow import HIRE
 
 router = v1_router("hires")
 
 
 @router.post("/hires", status_code=201, responses=problem_responses(409, "external_id_taken"))
-async def create_hire(
-    body: HireCreate, response: Response, session: Session, actor: HR, now: Now, book: Book
-) -> HireOut:
+async def create_hire(body: HireCreate, response: Response, org: HRWithRules) -> HireOut:
     """Open a case for a sponsored hire. It starts in `draft` when the licence is active, otherwise in
     `awaiting_licence`; eligibility is assessed from the details given (an HRIS job code is mapped to a
     SOC code through the job mappings)."""
-    hire = await service.create_hire(session, context(actor, now, book), body)
+    hire = await service.create_hire(org.session, org.context, body)
     response.headers["Location"] = f"/v1/hires/{hire.id}"
     return tagged(response, hire)
 
 
 @router.get("/hires", responses=problem_responses(400, "unknown_state"))
 async def list_hires(
-    session: Session,
-    actor: Viewer,
-    now: Now,
-    book: Book,
+    org: ViewerWithRules,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     state: Annotated[list[str] | None, Query(description="one or more states")] = None,
@@ -59,15 +59,13 @@ async def list_hires(
         start_date_to=start_date_to,
         updated_since=updated_since,
     )
-    return await service.list_hires(session, actor.organisation_id, filters, cursor, limit, uk_today(now), book)
+    return await service.list_hires(org.session, org.organisation_id, filters, cursor, limit, org.today, org.book)
 
 
 @router.get("/hires/{hire_id}")
-async def get_hire(
-    hire_id: VisibleStr, response: Response, session: Session, actor: Viewer, now: Now, book: Book
-) -> HireOut:
+async def get_hire(hire_id: VisibleStr, response: Response, org: ViewerWithRules) -> HireOut:
     """A case with its state, version (also the ETag), the actions allowed now and open deadlines."""
-    return tagged(response, await service.get_hire(session, actor.organisation_id, hire_id, uk_today(now), book))
+    return tagged(response, await service.get_hire(org.session, org.organisation_id, hire_id, org.today, org.book))
 
 
 @router.patch("/hires/{hire_id}", responses=problem_responses(409, "fields_locked", "external_id_taken"))
@@ -75,15 +73,12 @@ async def update_hire(
     hire_id: VisibleStr,
     body: HireUpdate,
     response: Response,
-    session: Session,
-    actor: HR,
-    now: Now,
-    book: Book,
+    org: HRWithRules,
     if_match: RequiredIfMatch,
 ) -> HireOut:
     """Correct a case's details where that is lawful for its state (all of them before a CoS; contact
     details and the start date while the CoS and visa are in process; afterwards use the actions)."""
-    return tagged(response, await service.update_hire(session, context(actor, now, book), hire_id, body, if_match))
+    return tagged(response, await service.update_hire(org.session, org.context, hire_id, body, if_match))
 
 
 @router.post(
@@ -94,34 +89,26 @@ async def apply_hire_action(
     hire_id: VisibleStr,
     action: VisibleStr,
     response: Response,
-    session: Session,
-    actor: HR,
-    now: Now,
-    book: Book,
+    org: HRWithRules,
     if_match: RequiredIfMatch,
     body: Annotated[dict[str, Any], Body(include_in_schema=False, default_factory=dict)],
 ) -> HireOut:
     """Apply an action to a case (the contract lists one operation per action, each with its body). A
     refused action answers 409 with the guards' reasons and changes nothing; a stale If-Match answers 412."""
-    hire = await service.apply_action(session, context(actor, now, book), hire_id, action, body, if_match)
+    hire = await service.apply_action(org.session, org.context, hire_id, action, body, if_match)
     return tagged(response, hire)
 
 
 @router.get("/hires/{hire_id}/events")
-async def list_hire_events(
-    hire_id: VisibleStr, session: Session, actor: Viewer, cursor: Cursor, limit: Limit = DefaultLimit
-) -> EventFeed:
+async def list_hire_events(hire_id: VisibleStr, org: Viewer, cursor: Cursor, limit: Limit = DefaultLimit) -> EventFeed:
     """The case's audit trail, oldest first: who did what, from which state to which, and when."""
-    await service.ensure_exists(session, actor.organisation_id, hire_id)
-    return await audit.feed(session, actor.organisation_id, cursor, limit, case_id=hire_id)
+    await service.ensure_exists(org.session, org.organisation_id, hire_id)
+    return await audit.feed(org.session, org.organisation_id, cursor, limit, case_id=hire_id)
 
 
 @router.get("/rule-impacts", tags=["rules"])
 async def list_rule_impacts(
-    session: Session,
-    actor: Viewer,
-    now: Now,
-    book: Book,
+    org: ViewerWithRules,
     cursor: Cursor,
     within_days: Annotated[int, Query(ge=1, le=730, description="look this many days ahead of today (UK)")],
     limit: Limit = DefaultLimit,
@@ -132,5 +119,5 @@ async def list_rule_impacts(
     RQF 3-5 case on the Temporary Shortage List whose CoS must be assigned by 2026-12-31. Each such case
     also carries a `rule_change` deadline, warned ahead of that day."""
     return await impacts.list_impacts(
-        session, actor.organisation_id, uk_today(now), within_days, book, Nation(actor.org.nation), cursor, limit
+        org.session, org.organisation_id, org.today, within_days, org.book, org.nation, cursor, limit
     )

@@ -8,19 +8,25 @@ from app.api.cursors import Page
 from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.api.types import Day, VisibleStr
-from app.db.session import Session
 from app.obligations import service
 from app.obligations.schemas import ObligationOut, ObligationStatus, OrganisationChangeIn, Report, Waive
-from app.web.auth import HR, Viewer
-from app.web.routing import Book, Cursor, DefaultLimit, Limit, Now, RequiredIfMatch, actor_of, context, v1_router
+from app.web.routing import (
+    HR,
+    Cursor,
+    DefaultLimit,
+    HRWithRules,
+    Limit,
+    RequiredIfMatch,
+    Viewer,
+    v1_router,
+)
 
 router = v1_router("obligations")
 
 
 @router.get("/obligations")
 async def list_obligations(
-    session: Session,
-    actor: Viewer,
+    org: Viewer,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     status: Annotated[list[ObligationStatus] | None, Query()] = None,
@@ -31,14 +37,12 @@ async def list_obligations(
 ) -> Page[ObligationOut]:
     """SMS reporting obligations, soonest due first: what the sponsor must report, by when."""
     filters = service.ObligationFilters(tuple(status or ()), kind, hire_id, due_before, due_after)
-    return await service.list_obligations(session, actor.organisation_id, filters, cursor, limit)
+    return await service.list_obligations(org.session, org.organisation_id, filters, cursor, limit)
 
 
 @router.get("/obligations/{obligation_id}")
-async def get_obligation(
-    obligation_id: VisibleStr, response: Response, session: Session, actor: Viewer
-) -> ObligationOut:
-    obligation = await service.get_obligation(session, actor.organisation_id, obligation_id)
+async def get_obligation(obligation_id: VisibleStr, response: Response, org: Viewer) -> ObligationOut:
+    obligation = await service.get_obligation(org.session, org.organisation_id, obligation_id)
     return tagged(response, obligation)
 
 
@@ -50,15 +54,13 @@ async def report_obligation(
     obligation_id: VisibleStr,
     body: Report,
     response: Response,
-    session: Session,
-    actor: HR,
-    now: Now,
+    org: HR,
     if_match: RequiredIfMatch,
 ) -> ObligationOut:
     """Record that it was reported in the SMS, with the SMS reference. A report after the due date is
     accepted and marked late."""
     obligation = await service.resolve(
-        session, actor.organisation_id, obligation_id, "report", body, if_match, actor_of(actor), now
+        org.session, org.organisation_id, obligation_id, "report", body, if_match, org.by, org.now
     )
     return tagged(response, obligation)
 
@@ -68,24 +70,20 @@ async def waive_obligation(
     obligation_id: VisibleStr,
     body: Waive,
     response: Response,
-    session: Session,
-    actor: HR,
-    now: Now,
+    org: HR,
     if_match: RequiredIfMatch,
 ) -> ObligationOut:
     """Record that nothing needs reporting after all, and why."""
     obligation = await service.resolve(
-        session, actor.organisation_id, obligation_id, "waive", body, if_match, actor_of(actor), now
+        org.session, org.organisation_id, obligation_id, "waive", body, if_match, org.by, org.now
     )
     return tagged(response, obligation)
 
 
 @router.post("/organisation-changes", status_code=201, responses=problem_responses(422, "date_in_future"))
-async def record_organisation_change(
-    body: OrganisationChangeIn, response: Response, session: Session, actor: HR, now: Now, book: Book
-) -> ObligationOut:
+async def record_organisation_change(body: OrganisationChangeIn, response: Response, org: HRWithRules) -> ObligationOut:
     """Record a sponsor-level change (name, address, key personnel, ownership, trading, size). It opens
     the obligation to report it within 20 working days, counted with the main address's bank holidays."""
-    obligation = await service.record_organisation_change(session, context(actor, now, book), body)
+    obligation = await service.record_organisation_change(org.session, org.context, body)
     response.headers["Location"] = f"/v1/obligations/{obligation.id}"
     return tagged(response, obligation)

@@ -19,8 +19,8 @@ from app.organisations.schemas import (
     OrganisationOut,
     OrganisationUpdate,
 )
-from app.web.auth import Admin, Authenticated, PlatformPrincipal
-from app.web.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, actor_of, v1_router
+from app.web.auth import Authenticated, PlatformPrincipal
+from app.web.routing import Admin, Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, actor_of, v1_router
 
 router = v1_router("organisations")
 
@@ -85,22 +85,22 @@ async def update_organisation(
 
 
 @router.post("/api-keys", status_code=201, responses=problem_responses(422, "invalid_role"))
-async def create_api_key(body: ApiKeyCreate, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyCreated:
+async def create_api_key(body: ApiKeyCreate, org: Admin, now: ServiceNow) -> ApiKeyCreated:
     """Create a key for the organisation; an `api_key.created` event records who. The secret is in this
     response only: a repeat with the same `Idempotency-Key` replays it with `key` reading `[shown once]`
     (the secret is never stored: if the first answer was lost, revoke that key and create another)."""
     if body.role is Role.platform:
         raise ProblemError(422, "invalid_role", "platform keys are created from the shell: `sponsorflow keys create`")
-    return await administration.create_api_key(session, actor.organisation_id, body, actor_of(actor), now)
+    return await administration.create_api_key(org.session, org.organisation_id, body, org.by, now)
 
 
 @router.get("/api-keys")
-async def list_api_keys(session: Session, actor: Admin, cursor: Cursor, limit: Limit = DefaultLimit) -> Page[ApiKeyOut]:
+async def list_api_keys(org: Admin, cursor: Cursor, limit: Limit = DefaultLimit) -> Page[ApiKeyOut]:
     """List the organisation's keys (never their secrets)."""
-    return await service.list_api_keys(session, actor.organisation_id, cursor, limit)
+    return await service.list_api_keys(org.session, org.organisation_id, cursor, limit)
 
 
 @router.delete("/api-keys/{key_id}")
-async def revoke_api_key(key_id: VisibleStr, session: Session, actor: Admin, now: ServiceNow) -> ApiKeyOut:
+async def revoke_api_key(key_id: VisibleStr, org: Admin, now: ServiceNow) -> ApiKeyOut:
     """Revoke a key at once; an `api_key.revoked` event records who. Revoking twice is harmless."""
-    return await administration.revoke_api_key(session, actor.organisation_id, key_id, actor_of(actor), now)
+    return await administration.revoke_api_key(org.session, org.organisation_id, key_id, org.by, now)

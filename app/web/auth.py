@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from app.errors import NotFound, ProblemError
 from app.organisations.models import ApiKey, Organisation
-from app.organisations.principals import RANK, OrgActor, OrgContext, Principal, Role, hash_key
+from app.organisations.principals import OrgActor, OrgContext, Principal, Role, hash_key
 from app.sandbox.models import TestClock
 
 ORGANISATION_HEADER = "Sponsorflow-Organisation"
@@ -38,11 +38,11 @@ def _unauthenticated(detail: str) -> ProblemError:
     return ProblemError(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sf_...`")
+BEARER = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sf_...`")
 
 
 async def authenticate(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 ) -> Principal:
     return await principal_of(request)
 
@@ -200,9 +200,8 @@ PlatformPrincipal = Annotated[Principal, Depends(platform_principal)]
 
 
 async def acting(request: Request) -> OrgActor:
-    """Who acts for which organisation in this request, worked out once per request: the role check and
-    the organisation's clock (app.web.routing) both ask, the clock as a plain call rather than through
-    dependencies of its own, each of which costs FastAPI a resolution per request."""
+    """Who acts for which organisation in this request, worked out once per request (the role check in
+    app.web.routing asks; the idempotency layer may have looked the key up first)."""
     cached = getattr(request.state, "actor", None)
     if isinstance(cached, OrgActor):
         return cached
@@ -242,27 +241,3 @@ async def _acting(request: Request, principal: Principal) -> OrgActor:
         clock_time = await _clock_time(request, cached)
     org = OrgContext(cached.nation, cached.clock_id, clock_time, cached.sponsor_size)
     return OrgActor(principal, acting_for, Role.admin, org)
-
-
-def require_role(minimum: Role) -> object:
-    """Who acts for which organisation, with at least this role. One dependency on the bearer scheme
-    (which documents it), not a chain: each level costs FastAPI a resolution on every request."""
-
-    async def dependency(
-        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> OrgActor:
-        actor = await acting(request)
-        if RANK[actor.role] < RANK[minimum]:
-            raise ProblemError(
-                403,
-                "forbidden",
-                f"this action needs the {minimum.value} role; the key has {actor.role.value}",
-            )
-        return actor
-
-    return Depends(dependency)
-
-
-Viewer = Annotated[OrgActor, require_role(Role.viewer)]
-HR = Annotated[OrgActor, require_role(Role.hr)]
-Admin = Annotated[OrgActor, require_role(Role.admin)]

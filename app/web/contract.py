@@ -20,18 +20,16 @@ from pydantic import BaseModel
 
 from app.api.problems import PROBLEM_JSON, problem_example, problem_response_doc
 from app.db.session import get_session
-from app.web.auth import ORGANISATION_HEADER, authenticate, platform_principal, require_role
+from app.web.auth import ORGANISATION_HEADER, authenticate, platform_principal
 from app.web.idempotency import HEADER as IDEMPOTENCY_HEADER
 from app.web.idempotency import REPLAYED_HEADER
-from app.web.routing import cursor_dependency, if_match_dependency, optional_if_match_dependency, rulebook_dependency
+from app.web.routing import RoleCheck, cursor_dependency, if_match_dependency, optional_if_match_dependency
 from app.workflow import Workflow
 from app.workflow.guards import ELIGIBLE
 
 _ACTIONS = "x-actions"
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
-# require_role builds one dependency per role; they share this qualified name.
-_ROLE_CHECK = require_role.__qualname__ + ".<locals>.dependency"
 
 HEADERS: dict[str, dict[str, Any]] = {
     "X-Request-ID": {
@@ -128,9 +126,9 @@ def dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 
 def _complete(route: RouteContext, path: str, method: str, operation: dict[str, Any], gets: dict[str, Any]) -> None:
     calls = set(dependency_calls(route.dependant))
-    names = {getattr(call, "__qualname__", "") for call in calls}
     # A role check authenticates the key and works out the organisation it acts for.
-    for_organisation = _ROLE_CHECK in names
+    role_checks = [call for call in calls if isinstance(call, RoleCheck)]
+    for_organisation = bool(role_checks)
     authenticated = for_organisation or authenticate in calls
     api = path.startswith("/v1/")
     parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
@@ -186,7 +184,7 @@ def _complete(route: RouteContext, path: str, method: str, operation: dict[str, 
         add(412, "precondition_failed")
     if cursor_dependency in calls:
         add(400, "invalid_cursor")
-    if rulebook_dependency in calls:
+    if any(check.rules for check in role_checks):
         add(422, "rule_not_in_force", "date_out_of_range")
 
     responses: dict[str, Any] = operation["responses"]

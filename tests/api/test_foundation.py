@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 from cryptography.fernet import Fernet
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from httpx import ASGITransport, AsyncClient
 from pydantic import ValidationError
@@ -20,7 +20,9 @@ from sqlalchemy.orm import SessionTransaction
 
 from app.config import Settings
 from app.db.session import SessionRoute, get_session
+from app.organisations.principals import Role
 from app.web.contract import dependency_calls
+from app.web.routing import RoleCheck
 from tests.support.problems import NEW_ORG, assert_problem, organisation_count
 from tests.support.tenants import Tenant
 
@@ -183,12 +185,56 @@ async def test_a_statement_that_finds_its_connection_dead_answers_503_and_the_po
     assert (await client.get("/v1/hires", headers=headers)).status_code == 200
 
 
+def opens_session(calls: set[Any]) -> bool:
+    return get_session in calls or any(isinstance(call, RoleCheck) for call in calls)
+
+
 def test_every_route_that_takes_a_session_closes_it_once_its_endpoint_returns(app: FastAPI) -> None:
     # The session dependency only opens one; the route class closes it (app.db.session).
     routes = [r for r in iter_route_contexts(app.routes) if isinstance(r.original_route, APIRoute)]
-    with_session = [r for r in routes if get_session in set(dependency_calls(r.dependant))]
+    with_session = [r for r in routes if opens_session(set(dependency_calls(r.dependant)))]
     assert len(with_session) > 50
     assert [r.path for r in with_session if not isinstance(r.original_route, SessionRoute)] == []
+
+
+# What FastAPI resolves on every request of a hot route, each dependency costing it 15-25 µs of its own
+# bookkeeping whatever the dependency does (bench/README.md, eleventh round): the organisation scope
+# (key, role, session, clock, rules) is one, If-Match and the cursor one each.
+DEPENDENCY_BUDGET = {
+    ("POST", "/v1/hires/{hire_id}/actions/{action}"): 2,
+    ("GET", "/v1/hires/{hire_id}"): 1,
+    ("GET", "/v1/hires"): 2,
+}
+
+
+def test_the_hot_routes_resolve_one_dependency_for_the_organisation_scope(app: FastAPI) -> None:
+    routes = {
+        (method, r.path): r
+        for r in iter_route_contexts(app.routes)
+        if isinstance(r.original_route, APIRoute)
+        for method in r.methods or ()
+    }
+    for key, budget in DEPENDENCY_BUDGET.items():
+        calls = list(dependency_calls(routes[key].dependant))
+        assert len(calls) <= budget, (key, calls)
+        assert sum(isinstance(call, RoleCheck) for call in calls) == 1, key
+
+
+async def test_a_route_that_does_not_declare_the_rules_cannot_read_them(app: FastAPI, tenant: Tenant) -> None:
+    # Only a route that declares the rules documents their answers (422 rule_not_in_force): one that
+    # read them undeclared would answer what its contract does not list.
+    headers = [(k.lower().encode(), v.encode()) for k, v in tenant.headers("viewer").items()]
+    request = Request({"type": "http", "app": app, "headers": headers, "state": {}})
+    undeclared = await RoleCheck(Role.viewer, rules=False)(request)
+    declared = await RoleCheck(Role.viewer, rules=True)(request)
+    try:
+        assert undeclared.organisation_id == tenant.organisation_id
+        with pytest.raises(RuntimeError, match="WithRules"):
+            undeclared.book  # noqa: B018
+        assert declared.book is app.state.rulebook
+    finally:
+        await undeclared.session.close()
+        await declared.session.close()
 
 
 async def test_a_request_hands_its_connection_back_before_it_is_answered(

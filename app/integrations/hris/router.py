@@ -22,8 +22,17 @@ from app.integrations.hris.schemas import (
     HrisSecretRotation,
 )
 from app.integrations.hris.secrets import SecretBox
-from app.web.auth import HR, Admin
-from app.web.routing import Book, Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, actor_of, v1_router
+from app.web.routing import (
+    HR,
+    Admin,
+    Cursor,
+    DefaultLimit,
+    HRWithRules,
+    Limit,
+    RequiredIfMatch,
+    ServiceNow,
+    v1_router,
+)
 
 router = v1_router("hris")
 
@@ -39,14 +48,14 @@ def _base_url(request: Request) -> str:
 
 @router.post("/hris-connections", status_code=201)
 async def create_hris_connection(
-    body: HrisConnectionCreate, request: Request, response: Response, session: Session, actor: Admin, now: ServiceNow
+    body: HrisConnectionCreate, request: Request, response: Response, org: Admin, now: ServiceNow
 ) -> HrisConnectionWithSecret:
     """Connect an HRIS. The answer holds the receiving URL to paste in the HRIS and the signing secret,
     **shown only in this answer** (stored encrypted). Give `signing_secret` when the HRIS issued one
     (BambooHR, Merge, HiBob); omit it to have one generated (Standard Webhooks, Finch). Without a
     `field_map` the provider's defaults apply (see the README)."""
     created = await service.create_connection(
-        session, actor.organisation_id, actor_of(actor), body, _box(request), now, _base_url(request)
+        org.session, org.organisation_id, org.by, body, _box(request), now, _base_url(request)
     )
     response.headers["Location"] = f"/v1/hris-connections/{created.id}"
     return tagged(response, created)
@@ -54,17 +63,17 @@ async def create_hris_connection(
 
 @router.get("/hris-connections")
 async def list_hris_connections(
-    request: Request, session: Session, actor: Admin, cursor: Cursor, limit: Limit = DefaultLimit
+    request: Request, org: Admin, cursor: Cursor, limit: Limit = DefaultLimit
 ) -> Page[HrisConnectionOut]:
     """The organisation's HRIS connections (never their secrets)."""
-    return await service.list_connections(session, actor.organisation_id, cursor, limit, _base_url(request))
+    return await service.list_connections(org.session, org.organisation_id, cursor, limit, _base_url(request))
 
 
 @router.get("/hris-connections/{connection_id}")
 async def get_hris_connection(
-    connection_id: VisibleStr, request: Request, response: Response, session: Session, actor: Admin
+    connection_id: VisibleStr, request: Request, response: Response, org: Admin
 ) -> HrisConnectionOut:
-    found = await service.get_connection(session, actor.organisation_id, connection_id, _base_url(request))
+    found = await service.get_connection(org.session, org.organisation_id, connection_id, _base_url(request))
     return tagged(response, found)
 
 
@@ -74,15 +83,14 @@ async def update_hris_connection(
     body: HrisConnectionUpdate,
     request: Request,
     response: Response,
-    session: Session,
-    actor: Admin,
+    org: Admin,
     now: ServiceNow,
     if_match: RequiredIfMatch,
 ) -> HrisConnectionOut:
     """Change the name, selector, field map or location map. Events already applied keep their effect;
     replay failed or ignored ones to apply them with the new settings."""
     updated = await service.update_connection(
-        session, actor.organisation_id, actor_of(actor), connection_id, body, if_match, now, _base_url(request)
+        org.session, org.organisation_id, org.by, connection_id, body, if_match, now, _base_url(request)
     )
     return tagged(response, updated)
 
@@ -92,8 +100,7 @@ async def rotate_hris_connection_secret(
     connection_id: VisibleStr,
     request: Request,
     response: Response,
-    session: Session,
-    actor: Admin,
+    org: Admin,
     now: ServiceNow,
     # One concrete, optional body (not `X | None`): generated clients send it or leave it out.
     body: Annotated[HrisSecretRotation, Body(default_factory=HrisSecretRotation)],
@@ -101,9 +108,9 @@ async def rotate_hris_connection_secret(
     """Replace the signing secret (shown once, in this answer). The previous one keeps verifying for the
     grace period, so the HRIS can be switched over without refused deliveries."""
     rotated = await service.rotate_secret(
-        session,
-        actor.organisation_id,
-        actor_of(actor),
+        org.session,
+        org.organisation_id,
+        org.by,
         connection_id,
         body,
         _box(request),
@@ -115,18 +122,15 @@ async def rotate_hris_connection_secret(
 
 
 @router.delete("/hris-connections/{connection_id}", status_code=204)
-async def delete_hris_connection(
-    connection_id: VisibleStr, session: Session, actor: Admin, now: ServiceNow
-) -> Response:
+async def delete_hris_connection(connection_id: VisibleStr, org: Admin, now: ServiceNow) -> Response:
     """Disconnect: the receiver answers 404 from now on. Its events and the cases they opened stay."""
-    await service.delete_connection(session, actor.organisation_id, actor_of(actor), connection_id, now)
+    await service.delete_connection(org.session, org.organisation_id, org.by, connection_id, now)
     return Response(status_code=204)
 
 
 @router.get("/hris-events")
 async def list_hris_events(
-    session: Session,
-    actor: HR,
+    org: HR,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     connection_id: VisibleStr | None = None,
@@ -138,22 +142,20 @@ async def list_hris_events(
     """What the HRIS connections received, oldest first: `received` waits for the worker, `applied`
     says what it did, `ignored` and `failed` say why in words. Nothing an HRIS sent is dropped."""
     filters = events.HrisEventFilters(connection_id, status or (), employee_id, received_from, received_to)
-    return await events.list_events(session, actor.organisation_id, filters, cursor, limit)
+    return await events.list_events(org.session, org.organisation_id, filters, cursor, limit)
 
 
 @router.get("/hris-events/{event_id}")
-async def get_hris_event(event_id: VisibleStr, session: Session, actor: HR) -> HrisEventDetail:
+async def get_hris_event(event_id: VisibleStr, org: HR) -> HrisEventDetail:
     """One event with the body as received."""
-    return await events.get_event(session, actor.organisation_id, event_id)
+    return await events.get_event(org.session, org.organisation_id, event_id)
 
 
 @router.post("/hris-events/{event_id}/replay", responses=problem_responses(409, "event_not_replayable"))
-async def replay_hris_event(
-    event_id: VisibleStr, session: Session, actor: HR, book: Book, now: ServiceNow
-) -> HrisEventDetail:
+async def replay_hris_event(event_id: VisibleStr, org: HRWithRules, now: ServiceNow) -> HrisEventDetail:
     """Apply a failed or ignored event again now, e.g. after adding the job mapping it lacked. It still
     changes nothing if a newer event for the employee was applied since."""
-    return await events.replay(session, actor.organisation_id, event_id, book, now)
+    return await events.replay(org.session, org.organisation_id, event_id, org.book, now)
 
 
 hooks = APIRouter(prefix="/hooks", tags=["hris receivers"], route_class=SessionRoute)

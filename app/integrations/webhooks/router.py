@@ -10,7 +10,6 @@ from app.api.etags import tagged
 from app.api.problems import problem_responses
 from app.api.types import VisibleStr
 from app.config import Settings
-from app.db.session import Session
 from app.integrations.webhooks import service
 from app.integrations.webhooks.schemas import (
     DeliveryDetail,
@@ -23,8 +22,8 @@ from app.integrations.webhooks.schemas import (
     RedeliveredOut,
     RedeliverFailedIn,
 )
-from app.web.auth import Admin, Authenticated
-from app.web.routing import Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, actor_of, v1_router
+from app.web.auth import Authenticated
+from app.web.routing import Admin, Cursor, DefaultLimit, Limit, RequiredIfMatch, ServiceNow, v1_router
 
 router = v1_router("webhooks")
 
@@ -45,62 +44,55 @@ async def list_event_types(_: Authenticated) -> list[EventTypeOut]:
     "/webhook-endpoints", status_code=201, responses=problem_responses(422, "unknown_event_type", "url_refused")
 )
 async def create_webhook_endpoint(
-    request: Request, response: Response, body: EndpointIn, session: Session, actor: Admin, now: ServiceNow
+    request: Request, response: Response, body: EndpointIn, org: Admin, now: ServiceNow
 ) -> EndpointWithSecret:
     """Subscribe a URL to event types. The signing secret is in this response only. In production the URL
     must resolve to public addresses (or into `SPONSORFLOW_WEBHOOK_ALLOWED_NETWORKS`)."""
-    created = await service.create_endpoint(session, actor.organisation_id, body, now, _settings(request))
+    created = await service.create_endpoint(org.session, org.organisation_id, body, now, _settings(request))
     response.headers["Location"] = f"/v1/webhook-endpoints/{created.id}"
     return tagged(response, created)
 
 
 @router.get("/webhook-endpoints")
-async def list_webhook_endpoints(
-    session: Session, actor: Admin, cursor: Cursor, limit: Limit = DefaultLimit
-) -> Page[EndpointOut]:
-    return await service.list_endpoints(session, actor.organisation_id, cursor, limit)
+async def list_webhook_endpoints(org: Admin, cursor: Cursor, limit: Limit = DefaultLimit) -> Page[EndpointOut]:
+    return await service.list_endpoints(org.session, org.organisation_id, cursor, limit)
 
 
 @router.get("/webhook-endpoints/{endpoint_id}")
-async def get_webhook_endpoint(
-    endpoint_id: VisibleStr, response: Response, session: Session, actor: Admin
-) -> EndpointOut:
-    return tagged(response, await service.get_endpoint(session, actor.organisation_id, endpoint_id))
+async def get_webhook_endpoint(endpoint_id: VisibleStr, response: Response, org: Admin) -> EndpointOut:
+    return tagged(response, await service.get_endpoint(org.session, org.organisation_id, endpoint_id))
 
 
-@router.patch(
-    "/webhook-endpoints/{endpoint_id}", responses=problem_responses(422, "unknown_event_type", "url_refused")
-)
+@router.patch("/webhook-endpoints/{endpoint_id}", responses=problem_responses(422, "unknown_event_type", "url_refused"))
 async def update_webhook_endpoint(
     request: Request,
     endpoint_id: VisibleStr,
     body: EndpointUpdate,
     response: Response,
-    session: Session,
-    actor: Admin,
+    org: Admin,
     now: ServiceNow,
     if_match: RequiredIfMatch,
 ) -> EndpointOut:
     """Change the URL, event types, description, or enable / disable. Needs `If-Match`."""
     endpoint = await service.update_endpoint(
-        session, actor.organisation_id, endpoint_id, body, if_match, now, _settings(request)
+        org.session, org.organisation_id, endpoint_id, body, if_match, now, _settings(request)
     )
     return tagged(response, endpoint)
 
 
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204)
-async def delete_webhook_endpoint(endpoint_id: VisibleStr, session: Session, actor: Admin) -> None:
+async def delete_webhook_endpoint(endpoint_id: VisibleStr, org: Admin) -> None:
     """Delete the endpoint, its queue and its delivery log."""
-    await service.delete_endpoint(session, actor.organisation_id, endpoint_id)
+    await service.delete_endpoint(org.session, org.organisation_id, endpoint_id)
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/rotate-secret")
 async def rotate_webhook_secret(
-    request: Request, endpoint_id: VisibleStr, response: Response, session: Session, actor: Admin, now: ServiceNow
+    request: Request, endpoint_id: VisibleStr, response: Response, org: Admin, now: ServiceNow
 ) -> EndpointWithSecret:
     """A new signing secret, shown once. The old one keeps signing beside it (two signatures in
     `webhook-signature`) for `SPONSORFLOW_WEBHOOK_SECRET_ROTATION_HOURS` (24), time to deploy the new one."""
-    rotated = await service.rotate_secret(session, actor.organisation_id, endpoint_id, now, _settings(request))
+    rotated = await service.rotate_secret(org.session, org.organisation_id, endpoint_id, now, _settings(request))
     return tagged(response, rotated)
 
 
@@ -108,12 +100,10 @@ async def rotate_webhook_secret(
     "/webhook-endpoints/{endpoint_id}/test", status_code=202, responses=problem_responses(409, "endpoint_disabled")
 )
 async def test_webhook_endpoint(
-    request: Request, endpoint_id: VisibleStr, response: Response, session: Session, actor: Admin, now: ServiceNow
+    request: Request, endpoint_id: VisibleStr, response: Response, org: Admin, now: ServiceNow
 ) -> DeliveryOut:
     """Send a `webhook_endpoint.test` event to this endpoint only. Follow its attempts at the delivery."""
-    delivery = await service.send_test(
-        session, actor.organisation_id, endpoint_id, actor_of(actor), now, _settings(request)
-    )
+    delivery = await service.send_test(org.session, org.organisation_id, endpoint_id, org.by, now, _settings(request))
     response.headers["Location"] = f"/v1/webhook-deliveries/{delivery.id}"
     return delivery
 
@@ -124,8 +114,7 @@ DeliveryStatus = Literal["pending", "succeeded", "failed"]
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries")
 async def list_webhook_deliveries(
     endpoint_id: VisibleStr,
-    session: Session,
-    actor: Admin,
+    org: Admin,
     cursor: Cursor,
     limit: Limit = DefaultLimit,
     status: Annotated[DeliveryStatus | None, Query()] = None,
@@ -135,22 +124,22 @@ async def list_webhook_deliveries(
 ) -> Page[DeliveryOut]:
     """The endpoint's delivery log, newest event first."""
     filters = service.DeliveryFilters(status, event_type, created_after, created_before)
-    return await service.list_deliveries(session, actor.organisation_id, endpoint_id, filters, cursor, limit)
+    return await service.list_deliveries(org.session, org.organisation_id, endpoint_id, filters, cursor, limit)
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/redeliver-failed", status_code=202)
 async def redeliver_failed_webhooks(
-    endpoint_id: VisibleStr, body: RedeliverFailedIn, session: Session, actor: Admin, now: ServiceNow
+    endpoint_id: VisibleStr, body: RedeliverFailedIn, org: Admin, now: ServiceNow
 ) -> RedeliveredOut:
     """Queue again every failed delivery of events since `since`, e.g. after the receiver was down. They
     go out in seq order, each on a fresh schedule (and only once the endpoint is enabled)."""
-    return await service.redeliver_failed(session, actor.organisation_id, endpoint_id, body.since, now)
+    return await service.redeliver_failed(org.session, org.organisation_id, endpoint_id, body.since, now)
 
 
 @router.get("/webhook-deliveries/{delivery_id}")
-async def get_webhook_delivery(delivery_id: VisibleStr, session: Session, actor: Admin) -> DeliveryDetail:
+async def get_webhook_delivery(delivery_id: VisibleStr, org: Admin) -> DeliveryDetail:
     """A delivery with the body it sends and every attempt."""
-    return await service.get_delivery(session, actor.organisation_id, delivery_id)
+    return await service.get_delivery(org.session, org.organisation_id, delivery_id)
 
 
 @router.post(
@@ -158,6 +147,6 @@ async def get_webhook_delivery(delivery_id: VisibleStr, session: Session, actor:
     status_code=202,
     responses=problem_responses(409, "delivery_in_flight"),
 )
-async def redeliver_webhook(delivery_id: VisibleStr, session: Session, actor: Admin, now: ServiceNow) -> DeliveryOut:
+async def redeliver_webhook(delivery_id: VisibleStr, org: Admin, now: ServiceNow) -> DeliveryOut:
     """Send the event again on a fresh schedule, in its place in seq order (same `webhook-id`)."""
-    return await service.redeliver(session, actor.organisation_id, delivery_id, now)
+    return await service.redeliver(org.session, org.organisation_id, delivery_id, now)
