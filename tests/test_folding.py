@@ -71,6 +71,25 @@ async def test_a_new_row_the_orm_flushes_is_written_whole(probe: AsyncEngine) ->
         assert (written.id, written.n, written.on, written.at, written.note) == ("fast", *_VALUES.values())
 
 
+async def test_folded_rows_leave_the_session_and_what_it_also_holds_stays(probe: AsyncEngine) -> None:
+    sessions = create_sessionmaker(probe)
+    async with sessions() as session, write_transaction(session):
+        session.add(FoldProbe(id="kept", **_VALUES))
+    for also_held in (False, True):
+        async with sessions() as session, write_transaction(session):
+            kept = (await session.execute(select(FoldProbe).where(FoldProbe.id == "kept"))).scalar_one()
+            if not also_held:
+                kept.n = 4  # then it is folded too, and the session holds only what was folded
+            written = new_row(FoldProbe, id=f"new-{also_held}", **_VALUES)
+            session.add(written)
+            folded = take_pending(session)
+            assert folded is not None
+            folded.forget(session)
+            assert written not in session
+            assert (kept in session) is also_held
+            assert written.n == 3  # still readable
+
+
 def test_a_new_row_refuses_a_name_that_is_no_column_and_a_class_not_folded() -> None:
     with pytest.raises(TypeError, match="no columns"):
         new_row(FoldProbe, id="x", colour="red")

@@ -95,6 +95,12 @@ class Folded:
 
     def forget(self, session: AsyncSession) -> None:
         """The statements wrote them: the session must not write them again at commit."""
+        sync = session.sync_session
+        if len(self.objects) == len(sync.identity_map) + len(sync.new):
+            # The session holds nothing else (an action's case and its new rows): emptied at once, a tenth
+            # of what expunging each costs (its cascade walk, ~10 µs an object).
+            sync.expunge_all()
+            return
         for obj in self.objects:
             session.expunge(obj)
 
