@@ -202,7 +202,10 @@ _STORED_FIELDS = tuple(name for name in HireOut.model_fields if hasattr(Hire, na
 
 
 def view(hire: Hire, facts: Facts, items: OpenItems, assessed: eligibility.Assessment | None) -> HireOut:
-    fields = {name: getattr(hire, name) for name in _STORED_FIELDS}
+    # Off the instance's own dict where the columns are loaded (always, but for an expired one): the ORM's
+    # attribute descriptor costs a tenth of a list page's CPU over fifty attributes and fifty cases.
+    loaded = hire.__dict__
+    fields = {name: loaded[name] if name in loaded else getattr(hire, name) for name in _STORED_FIELDS}
     fields["eligibility_status"], fields["eligibility"] = assessed or (None, None)
     return HireOut(
         **fields,
