@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -74,10 +75,14 @@ def run(workflow: Workflow[S], subject: S, action: str, guard_input: GuardInput[
 
 def available(workflow: Workflow[S], subject: S, guard_input: GuardInput[S]) -> list[AvailableActionOut]:
     """The actions a person may take on the case now, each with the reasons it is refused (if it is)."""
-    return [
-        AvailableActionOut(name=a.name, allowed=a.allowed, reasons=list(a.reasons))
-        for a in available_actions(workflow, subject, guard_input)
-    ]
+    return [_action_view(a.name, a.allowed, a.reasons) for a in available_actions(workflow, subject, guard_input)]
+
+
+@lru_cache(maxsize=4096)
+def _action_view(name: str, allowed: bool, reasons: tuple[Reason, ...]) -> AvailableActionOut:
+    # One (frozen) view per distinct answer, shared by every case that gets it: a page of fifty employed
+    # cases lists some 550 actions, nearly all alike, and building each was a sixth of the page's CPU.
+    return AvailableActionOut(name=name, allowed=allowed, reasons=list(reasons))
 
 
 def transition_event(subject_type: str, subject_id: str, applied: Applied, payload: BaseModel | None) -> EventDraft:
