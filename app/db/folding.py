@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper, class_mapper, object_mapper
+from sqlalchemy.orm import ClassManager, Mapper, class_mapper, object_mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -42,7 +42,8 @@ def fold_writes(*classes: type) -> None:
 
 
 _KEYS_CHECKED: set[tuple[type, frozenset[str]]] = set()
-_MANAGERS: dict[type, Any] = {}  # a class's instance factory: class_mapper's lookup costs a third of a row
+# A class's instance factory: class_mapper's lookup cost a third of a new row.
+_MANAGERS: dict[type, ClassManager[Any]] = {}
 
 
 def new_row(cls: type[T], **values: Any) -> T:

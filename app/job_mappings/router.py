@@ -28,8 +28,7 @@ async def import_job_mappings(
     """Import an HRIS job catalogue (codes, titles, grades): every job sent with a `soc_code` is mapped
     (created or replaced), the others are answered with SOC suggestions from the occupations data and
     left unmapped. All or nothing: an unknown SOC code refuses the whole list with 422."""
-    today = org.today
-    return await service.import_catalogue(org.session, org.organisation_id, body, org.book, org.now, today)
+    return await service.import_catalogue(org.session, org.organisation_id, body, org.book, org.now, org.today)
 
 
 @router.get("/job-mappings/suggestions")
@@ -63,9 +62,8 @@ async def put_job_mapping(
 ) -> JobMappingOut:
     """Map an HRIS job code to a SOC code (e.g. `AUN04792` "Customer Service Unit Supervisor" → 7220).
     New cases with that job code take the SOC code from it."""
-    today = org.today
     mapping, created = await service.put_mapping(
-        org.session, org.organisation_id, hris_job_code, body, org.book, org.now, today
+        org.session, org.organisation_id, hris_job_code, body, org.book, org.now, org.today
     )
     response.status_code = 201 if created else 200
     return mapping
